@@ -1,0 +1,334 @@
+"""Expansion of a spec's layer list into a flat graph of named nodes.
+
+Blocks, `repeat`, `parallel` and `residual` are unrolled here; every node gets
+a Keras name derived from its place in the spec (`stage6.repeat1_2.bottleneck0`
+style, or its `id`) and a spec path for messages. Nothing here imports Keras.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .argtypes import STR, Arg
+from .check import check_args, check_value, key_where, resolve, where_of
+from .errors import ErrorSink, Where, did_you_mean, type_name
+from .expr import ExprError
+from .registry import LAYERS, UNIVERSAL_ARGS
+
+STRUCTURAL = ("repeat", "parallel", "residual")
+MAX_NODES = 20_000
+MAX_BLOCK_DEPTH = 32
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One Keras layer to be: registry type, typed arguments, inputs by node name."""
+
+    name: str
+    type: str
+    args: dict
+    inputs: tuple
+    path: str
+    where: Where
+    output: bool = False
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    """A parameterised block defined in YAML: typed arguments and a list of layers."""
+
+    name: str
+    args: tuple
+    layers: list
+    where: Where
+
+
+@dataclass
+class Graph:
+    nodes: list = field(default_factory=list)
+    ids: dict = field(default_factory=dict)
+    body_output: str = INPUT
+    outputs: list = field(default_factory=list)
+
+
+class _TooBig(Exception):
+    pass
+
+
+class Expander:
+    """Walks layer items with an argument environment, appending nodes to a graph."""
+
+    def __init__(self, blocks: dict, defaults: dict, spec_args: dict, sink: ErrorSink):
+        self.blocks, self.defaults, self.spec_args, self.sink = blocks, defaults, spec_args, sink
+        self.graph = Graph()
+        self.names: set = {INPUT}
+        self.depth = 0
+        self.broken = False
+
+    # -- lists and items -------------------------------------------------------------
+    def items(self, items, env: dict, cur: str, path: str, prefix: str, where: Where) -> str:
+        if not isinstance(items, list):
+            self.error(where.at(path), f"expected a list of layers, received {type_name(items)}")
+            return cur
+        for i, item in enumerate(items):
+            iw = where_of(items, i, where)
+            cur = self.item(item, iw, env, cur, f"{path}[{i}]", prefix, i)
+        return cur
+
+    def item(self, item, where: Where, env, cur, path, prefix, index) -> str:
+        kind, value, extra = self.split(item, where, path)
+        if kind is None:
+            return cur
+        name = f"{prefix}.{kind}{index}" if prefix else f"{kind}{index}"
+        path = f"{path}.{kind}"
+        if kind in STRUCTURAL:
+            out = getattr(self, kind)(item, value, where, env, cur, path, name)
+            self.name_output(extra.get("id"), out, item, where, path, env)
+            return out
+        if kind in self.blocks:
+            return self.block(kind, value, where, env, cur, path, name)
+        if kind in LAYERS:
+            return self.layer(LAYERS[kind], value, where, env, cur, path, name)
+        self.error(key_where(item, kind, where).at(path), f"unknown layer type '{kind}'",
+                   did_you_mean(kind, list(LAYERS) + list(self.blocks) + list(STRUCTURAL)))
+        return cur
+
+    def split(self, item, where, path):
+        """`relu` | `{conv: {...}}` | `{repeat: 3, layers: [...]}` -> (kind, value, extras)."""
+        if isinstance(item, str):
+            return item, None, {}
+        if isinstance(item, dict) and item:
+            main = [k for k in item if k in STRUCTURAL]
+            if main:
+                return main[0], item[main[0]], item
+            if len(item) == 1:
+                kind = next(iter(item))
+                return kind, item[kind], {}
+            self.error(where.at(path), "a layer item has exactly one key, its type; found "
+                       + ", ".join(map(str, item)), "put id: and from: inside the arguments")
+            return None, None, {}
+        self.error(where.at(path), f"expected a layer (a name or a one-key mapping), received "
+                   f"{type_name(item)}")
+        return None, None, {}
+
+    # -- plain layers ------------------------------------------------------------------
+    def layer(self, lt, value, where, env, cur, path, name) -> str:
+        args, universal = self.args_of(value, lt.primary, lt.name, where, path, env)
+        n_errors = len(self.sink.errors)
+        typed = check_args(args, lt.args, where, path, self.sink, env,
+                           self.defaults.get(lt.name), what=lt.name)
+        inputs = self.inputs_of(universal.get("from"), cur, lt.merge, where, path)
+        if len(self.sink.errors) > n_errors or inputs is None:
+            self.broken = True
+            return cur
+        node_name = universal.get("id") or name
+        self.add(Node(node_name, lt.name, typed, inputs, path, where))
+        if universal.get("id"):
+            self.graph.ids[universal["id"]] = node_name
+        return node_name
+
+    def args_of(self, value, primary, what, where, path, env):
+        """Splits the written arguments into the type's own and the universal id/from."""
+        if value is None:
+            return {}, {}
+        if not isinstance(value, dict):
+            if primary is None:
+                self.error(where.at(path), f"{what} takes no positional value, received "
+                           f"{type_name(value)}", "write its arguments as a mapping")
+                return {}, {}
+            return {primary: value}, {}
+        universal = {}
+        for arg in UNIVERSAL_ARGS:
+            if arg.name in value:
+                got = check_value(value[arg.name], arg,
+                                  where_of(value, arg.name, where).at(f"{path}.{arg.name}"),
+                                  self.sink, env)
+                if isinstance(got, (str, tuple)):
+                    universal[arg.name] = got
+        own = {k: v for k, v in value.items() if k not in ("id", "from")}
+        if hasattr(value, "value_where"):
+            own = _keep_marks(own, value)
+        return own, universal
+
+    def inputs_of(self, from_, cur, merge, where, path):
+        if from_ is None:
+            if merge:
+                self.error(where.at(path), "a merge layer needs `from:` with the ids it merges",
+                           "or use parallel: / residual:")
+                return None
+            return (cur,)
+        resolved = []
+        for ref in from_:
+            if ref == INPUT:
+                resolved.append(INPUT)
+            elif ref in self.graph.ids:
+                resolved.append(self.graph.ids[ref])
+            else:
+                self.error(where.at(path + ".from"), f"unknown id '{ref}' (ids must be defined "
+                           "earlier in the spec)", did_you_mean(ref, list(self.graph.ids) + [INPUT]))
+                return None
+        if not merge and len(resolved) != 1:
+            self.error(where.at(path + ".from"), "this layer takes one input; `from:` names "
+                       f"{len(resolved)}")
+            return None
+        return tuple(resolved)
+
+    def add(self, node: Node) -> None:
+        if node.name in self.names:
+            self.error(node.where.at(node.path), f"layer name '{node.name}' is used twice",
+                       "ids must be unique in the whole model")
+            self.broken = True
+            return
+        if len(self.graph.nodes) >= MAX_NODES:
+            self.error(node.where.at(node.path), f"the model expands to more than {MAX_NODES} "
+                       "layers", "check repeat counts")
+            raise _TooBig()
+        self.names.add(node.name)
+        self.graph.nodes.append(node)
+
+    def name_output(self, id_, out, item, where, path, env):
+        if id_ is None:
+            return
+        got = check_value(id_, Arg("id", STR), where_of(item, "id", where).at(path + ".id"),
+                          self.sink, env)
+        if isinstance(got, str):
+            if got in self.graph.ids:
+                self.error(where_of(item, "id", where).at(path + ".id"), f"id '{got}' is defined "
+                           "twice")
+            self.graph.ids[got] = out
+
+    # -- structure ---------------------------------------------------------------------
+    def repeat(self, item, value, where, env, cur, path, name) -> str:
+        self.allow_keys(item, ("repeat", "layers", "first", "id"), where, path)
+        try:
+            count = resolve(value, env)
+        except ExprError as exc:
+            self.error(where_of(item, "repeat", where).at(path), str(exc))
+            return cur
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            self.error(where_of(item, "repeat", where).at(path), "repeat count must be an "
+                       f"integer >= 0, received {type_name(count)}")
+            return cur
+        if "layers" not in item:
+            self.error(where.at(path), "repeat needs `layers:` (the repeated list)")
+            return cur
+        for k in range(count):
+            key = "first" if k == 0 and "first" in item else "layers"
+            cur = self.items(item[key], {**env, "index": k}, cur, f"{path}#{k}.{key}", f"{name}_{k}",
+                             where_of(item, key, where))
+        return cur
+
+    def parallel(self, item, value, where, env, cur, path, name) -> str:
+        self.allow_keys(item, ("parallel", "merge", "id"), where, path)
+        merge = item.get("merge", "concat")
+        if merge not in ("concat", "add"):
+            self.error(where_of(item, "merge", where).at(path + ".merge"),
+                       f"merge must be concat or add, received {type_name(merge)}")
+            return cur
+        if not isinstance(value, list) or not value:
+            self.error(where.at(path), "parallel needs a list of branches (each a list of layers)")
+            return cur
+        outs = []
+        for j, branch in enumerate(value):
+            bw = where_of(value, j, where)
+            branch = branch if isinstance(branch, list) else _as_list(branch, bw)
+            outs.append(self.items(branch, env, cur, f"{path}[{j}]", f"{name}.b{j}", bw))
+        return self.merge_node(merge, tuple(outs), name, path, where)
+
+    def residual(self, item, value, where, env, cur, path, name) -> str:
+        self.allow_keys(item, ("residual", "id"), where, path)
+        if not isinstance(value, dict) or "body" not in value:
+            self.error(where.at(path), "residual needs `body:` (and optionally `shortcut:`)")
+            return cur
+        self.allow_keys(value, ("body", "shortcut"), where, path)
+        short = cur
+        sc = value.get("shortcut")
+        sw = where_of(value, "shortcut", where)
+        if isinstance(sc, dict):
+            self.allow_keys(sc, ("when", "layers"), sw, path + ".shortcut")
+            try:
+                when = resolve(sc.get("when", True), env)
+            except ExprError as exc:
+                self.error(where_of(sc, "when", sw).at(path + ".shortcut.when"), str(exc))
+                when = False
+            if not isinstance(when, bool):
+                self.error(where_of(sc, "when", sw).at(path + ".shortcut.when"),
+                           f"when must be true or false, received {type_name(when)}")
+                when = False
+            sc = sc.get("layers", []) if when else None
+        # The shortcut is built before the body, as keras.applications does, so weights
+        # come out in the same order.
+        if sc:
+            short = self.items(sc, env, cur, path + ".shortcut", f"{name}.shortcut", sw)
+        body = self.items(value["body"], env, cur, path + ".body", f"{name}.body",
+                          where_of(value, "body", where))
+        return self.merge_node("add", (short, body), name, path, where)
+
+    def merge_node(self, kind, inputs, name, path, where) -> str:
+        if len(set(inputs)) == 1 and len(inputs) == 1:
+            return inputs[0]
+        node = Node(f"{name}.{kind}", kind, {}, inputs, f"{path}.{kind}", where)
+        self.add(node)
+        return node.name
+
+    def block(self, kind, value, where, env, cur, path, name) -> str:
+        bdef = self.blocks[kind]
+        primary = bdef.args[0].name if bdef.args else None
+        args, universal = self.args_of(value, primary, kind, where, path, env)
+        n_errors = len(self.sink.errors)
+        typed = check_args(args, bdef.args, where, path, self.sink, env, what=f"block {kind}")
+        inputs = self.inputs_of(universal.get("from"), cur, False, where, path)
+        if len(self.sink.errors) > n_errors or inputs is None:
+            self.broken = True
+            return cur
+        if self.depth >= MAX_BLOCK_DEPTH:
+            self.error(where.at(path), f"blocks nest deeper than {MAX_BLOCK_DEPTH}",
+                       "a block probably uses itself")
+            return cur
+        self.depth += 1
+        try:
+            out = self.items(bdef.layers, {**self.spec_args, **typed}, inputs[0],
+                             f"{path}/blocks.{kind}.layers", name, bdef.where)
+        finally:
+            self.depth -= 1
+        if universal.get("id"):
+            self.graph.ids[universal["id"]] = out
+        return out
+
+    # -- helpers -----------------------------------------------------------------------
+    def allow_keys(self, mapping, allowed, where, path):
+        for key in mapping:
+            if key not in allowed:
+                self.error(key_where(mapping, key, where).at(f"{path}.{key}"),
+                           f"unknown key '{key}'", did_you_mean(key, allowed))
+
+    def error(self, where, message, hint=""):
+        self.sink.add(where, message, hint)
+        self.broken = True
+
+
+def _as_list(item, where):
+    from .yaml_loader import SpecList
+    out = SpecList([item])
+    out.where, out.item_where = where, [where]
+    return out
+
+
+def _keep_marks(own: dict, original):
+    from .yaml_loader import SpecMap
+    out = SpecMap(own)
+    out.where, out.key_where, out.value_where = (original.where, original.key_where,
+                                                 original.value_where)
+    return out
+
+
+def expand(layers, blocks, defaults, spec_args, sink, where) -> tuple[Graph, bool]:
+    """Unrolls the body; returns the graph and whether it is complete (no errors)."""
+    ex = Expander(blocks, defaults, spec_args, sink)
+    try:
+        ex.graph.body_output = ex.items(layers, dict(spec_args), INPUT, "layers", "", where)
+    except _TooBig:
+        return ex.graph, False
+    return ex.graph, not ex.broken
+
+

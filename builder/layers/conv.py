@@ -1,0 +1,124 @@
+"""Convolutions (grouped and dilated), transposed convolution, padding, upsampling, cropping."""
+from __future__ import annotations
+
+from ..argtypes import PADDING, PADDING2D, PAIR, POS_INT, Arg, enum
+from ..registry import Inferred, LayerType, ShapeMismatch, register_layer
+from ._common import WEIGHT_ARGS, fmt, keras, rank, weight_kwargs, window_out
+
+_CONV_ARGS = (
+    Arg("filters", POS_INT, doc="number of output channels"),
+    Arg("kernel", PAIR, 3, "kernel size"),
+    Arg("strides", PAIR, 1, "step between windows"),
+    Arg("padding", PADDING, "valid", "valid: no padding; same: output = ceil(input / stride)"),
+    Arg("dilation", PAIR, 1, "spacing between kernel taps"),
+    Arg("groups", POS_INT, 1, "channel groups (2 gives AlexNet's two towers)"),
+) + WEIGHT_ARGS
+
+
+def _conv_infer(a, shapes):
+    (s,) = shapes
+    rank(s, 3, "conv")
+    cin, f, g = s[2], a["filters"], a["groups"]
+    if cin is None:
+        raise ShapeMismatch("conv needs a known number of input channels")
+    if cin % g or f % g:
+        raise ShapeMismatch(f"groups={g} must divide input channels ({cin}) and filters ({f})")
+    (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["strides"], a["dilation"]
+    if (dh, dw) != (1, 1) and (sh, sw) != (1, 1):
+        raise ShapeMismatch("dilation and strides > 1 cannot be combined")
+    h = window_out(s[0], kh, sh, dh, a["padding"], "conv")
+    w = window_out(s[1], kw, sw, dw, a["padding"], "conv")
+    weights = kh * kw * (cin // g) * f + (f if a["use_bias"] else 0)
+    macs = (h or 0) * (w or 0) * f * kh * kw * (cin // g)
+    return Inferred((h, w, f), weights, weights, macs)
+
+
+def _conv_build(a, name):
+    return keras().layers.Conv2D(a["filters"], a["kernel"], strides=a["strides"],
+                                 padding=a["padding"], dilation_rate=a["dilation"],
+                                 groups=a["groups"], name=name, **weight_kwargs(a))
+
+
+register_layer(LayerType("conv", "2-D convolution (channels last)", _CONV_ARGS, _conv_infer,
+                         _conv_build, primary="filters"))
+
+_DECONV_ARGS = (
+    Arg("filters", POS_INT, doc="number of output channels"),
+    Arg("kernel", PAIR, 3, "kernel size"),
+    Arg("strides", PAIR, 2, "upsampling factor"),
+    Arg("padding", PADDING, "same", "same: output = input * stride"),
+) + WEIGHT_ARGS
+
+
+def _deconv_len(n, k, s, padding):
+    if n is None:
+        return None
+    return n * s if padding == "same" else n * s + max(k - s, 0)
+
+
+def _deconv_infer(a, shapes):
+    (s,) = shapes
+    rank(s, 3, "conv_transpose")
+    cin, f = s[2], a["filters"]
+    (kh, kw), (sh, sw) = a["kernel"], a["strides"]
+    h, w = _deconv_len(s[0], kh, sh, a["padding"]), _deconv_len(s[1], kw, sw, a["padding"])
+    weights = kh * kw * cin * f + (f if a["use_bias"] else 0)
+    macs = (s[0] or 0) * (s[1] or 0) * cin * kh * kw * f
+    return Inferred((h, w, f), weights, weights, macs)
+
+
+register_layer(LayerType(
+    "conv_transpose", "transposed convolution (learned upsampling, FCN-style)", _DECONV_ARGS,
+    _deconv_infer,
+    lambda a, name: keras().layers.Conv2DTranspose(a["filters"], a["kernel"], strides=a["strides"],
+                                                   padding=a["padding"], name=name,
+                                                   **weight_kwargs(a)),
+    primary="filters"))
+
+
+def _pad_infer(a, shapes):
+    (s,) = shapes
+    rank(s, 3, "zeropad")
+    (t, b), (l, r) = a["padding"]
+    return Inferred((None if s[0] is None else s[0] + t + b,
+                     None if s[1] is None else s[1] + l + r, s[2]))
+
+
+register_layer(LayerType(
+    "zeropad", "pads height and width with zeros",
+    (Arg("padding", PADDING2D, doc="rows/columns of zeros on each side"),), _pad_infer,
+    lambda a, name: keras().layers.ZeroPadding2D(a["padding"], name=name), primary="padding"))
+
+
+def _crop_infer(a, shapes):
+    (s,) = shapes
+    rank(s, 3, "crop")
+    (t, b), (l, r) = a["cropping"]
+    h = None if s[0] is None else s[0] - t - b
+    w = None if s[1] is None else s[1] - l - r
+    if (h is not None and h <= 0) or (w is not None and w <= 0):
+        raise ShapeMismatch(f"cropping {a['cropping']} leaves nothing of {fmt(s)}")
+    return Inferred((h, w, s[2]))
+
+
+register_layer(LayerType(
+    "crop", "removes rows and columns at the borders",
+    (Arg("cropping", PADDING2D, doc="rows/columns removed on each side"),), _crop_infer,
+    lambda a, name: keras().layers.Cropping2D(a["cropping"], name=name), primary="cropping"))
+
+
+def _up_infer(a, shapes):
+    (s,) = shapes
+    rank(s, 3, "upsample")
+    fh, fw = a["size"]
+    return Inferred((None if s[0] is None else s[0] * fh, None if s[1] is None else s[1] * fw, s[2]))
+
+
+register_layer(LayerType(
+    "upsample", "repeats rows and columns (nearest) or interpolates (bilinear)",
+    (Arg("size", PAIR, 2, "upsampling factor"),
+     Arg("interpolation", enum("nearest", "bilinear"), "nearest", "how new pixels are filled")),
+    _up_infer,
+    lambda a, name: keras().layers.UpSampling2D(a["size"], interpolation=a["interpolation"],
+                                                name=name),
+    primary="size"))

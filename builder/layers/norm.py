@@ -1,0 +1,43 @@
+"""Batch normalization and local response normalization."""
+from __future__ import annotations
+
+from ..argtypes import BOOL, FLOAT, POS_INT, Arg
+from ..registry import Inferred, LayerType, ShapeMismatch, register_layer
+from ._common import keras
+
+
+def _bn_infer(a, shapes):
+    (s,) = shapes
+    c = s[-1]
+    if c is None:
+        raise ShapeMismatch("batchnorm needs a known channel count")
+    trainable = c * (int(a["scale"]) + int(a["center"]))
+    return Inferred(s, trainable + 2 * c, trainable)
+
+
+register_layer(LayerType(
+    "batchnorm", "batch normalization over the last axis",
+    (Arg("epsilon", FLOAT, 1e-3, "added to the variance"),
+     Arg("momentum", FLOAT, 0.99, "moving-average momentum"),
+     Arg("scale", BOOL, True, "learn a scale (gamma)"),
+     Arg("center", BOOL, True, "learn an offset (beta)")),
+    _bn_infer,
+    lambda a, name: keras().layers.BatchNormalization(
+        epsilon=a["epsilon"], momentum=a["momentum"], scale=a["scale"], center=a["center"],
+        name=name)))
+
+
+def _lrn_build(a, name):
+    from ..keras_layers import LocalResponseNormalization
+    return LocalResponseNormalization(depth_radius=a["radius"], bias=a["bias"], alpha=a["alpha"],
+                                      beta=a["beta"], name=name)
+
+
+# Defaults are AlexNet's: n = 5 (radius 2), k = 2, alpha = 1e-4, beta = 0.75.
+register_layer(LayerType(
+    "lrn", "local response normalization across channels (AlexNet)",
+    (Arg("radius", POS_INT, 2, "channels on each side in the sum"),
+     Arg("bias", FLOAT, 2.0, "k in the paper"),
+     Arg("alpha", FLOAT, 1e-4, "scale of the sum of squares"),
+     Arg("beta", FLOAT, 0.75, "exponent")),
+    lambda a, shapes: Inferred(shapes[0]), _lrn_build))

@@ -1,0 +1,348 @@
+"""Loading a spec: YAML -> extends -> --set overrides -> validation -> graph -> shapes.
+
+The result is a frozen `Spec`: typed sections, the expanded graph with shapes,
+and the resolved data (what `spec.yaml` in a run directory holds) with its hash.
+Everything here is pure Python; Keras is imported only by `keras_build`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import yaml
+
+from .argtypes import DECLARED_TYPES, Arg, type_of_default
+from .check import check_args, key_where, where_of
+from .errors import ErrorSink, SpecError, SpecErrors, Where, did_you_mean, type_name
+from .graph import STRUCTURAL, BlockDef, Graph, Node, expand
+from .heads import HEADS
+from .registry import LAYERS, ShapeMismatch, all_layers
+from .shapes import infer_nodes, input_inferred
+from .train_section import INPUT_ARGS, check_train
+from .yaml_loader import SpecList, SpecMap, load_yaml_file, load_yaml_text
+
+TOP_KEYS = ("kspec", "name", "paper", "extends", "args", "input", "defaults", "blocks", "layers",
+            "head", "train")
+LANGUAGE_VERSION = 1
+MAX_EXTENDS = 8
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec: typed sections, the expanded graph and its shapes."""
+
+    name: str
+    paper: str | None
+    file: str
+    args: dict
+    input: dict
+    head: dict
+    train: dict
+    graph: Graph
+    shapes: dict
+    resolved: dict
+    sha256: str
+
+    @property
+    def task(self) -> str:
+        return self.head["task"]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.resolved, sort_keys=False)
+
+
+def load_spec(source, overrides=(), plugins=()) -> Spec:
+    """Loads and validates a spec file (or a mapping from `load_yaml_text`).
+
+    Args:
+        source: a path, or already-parsed data.
+        overrides: `key.path=value` strings (the CLI's `--set`).
+        plugins: module names that register custom layers (imported explicitly).
+
+    Raises:
+        SpecErrors: every problem found, each with file, line, column and spec path.
+    """
+    from .plugins import load_plugins
+    load_plugins(plugins)
+    all_layers()
+    raw = _with_extends(source, set()) if isinstance(source, (str, os.PathLike)) else source
+    raw = apply_overrides(raw, overrides)
+    return _validate(raw)
+
+
+def load_spec_text(text: str, file: str = "<spec>", overrides=()) -> Spec:
+    return load_spec(load_yaml_text(text, file), overrides)
+
+
+def _with_extends(path, seen: set, depth: int = 0):
+    path = os.fspath(path)
+    raw = load_yaml_file(path)
+    if not isinstance(raw, dict):
+        raise SpecErrors([SpecError(Where(path, 1, 1), "a spec must be a mapping at the top, "
+                                    f"received {type_name(raw)}")])
+    base_name = raw.get("extends")
+    if base_name is None:
+        return raw
+    w = where_of(raw, "extends", Where(path, 1, 1)).at("extends")
+    if not isinstance(base_name, str):
+        raise SpecErrors([SpecError(w, f"extends must be a file name, received "
+                                    f"{type_name(base_name)}")])
+    base_path = os.path.normpath(os.path.join(os.path.dirname(path), base_name))
+    if base_path in seen or depth >= MAX_EXTENDS:
+        raise SpecErrors([SpecError(w, f"extends forms a cycle or is deeper than {MAX_EXTENDS}")])
+    if not os.path.isfile(base_path):
+        raise SpecErrors([SpecError(w, f"extends names {base_name!r}, which does not exist "
+                                    f"(looked for {base_path})")])
+    base = _with_extends(base_path, seen | {os.path.normpath(path)}, depth + 1)
+    merged = merge(base, raw)
+    merged.pop("extends", None)
+    return merged
+
+
+def merge(base, child):
+    """Child keys replace base keys; mappings merge key by key, lists are replaced whole."""
+    if not (isinstance(base, dict) and isinstance(child, dict)):
+        return child
+    out = SpecMap(base)
+    out.where = getattr(child, "where", getattr(base, "where", Where()))
+    out.key_where = {**getattr(base, "key_where", {}), **getattr(child, "key_where", {})}
+    out.value_where = {**getattr(base, "value_where", {}), **getattr(child, "value_where", {})}
+    for key, value in child.items():
+        out[key] = merge(base[key], value) if key in base else value
+    return out
+
+
+def apply_overrides(raw, overrides):
+    """Applies `a.b.c=value` strings; values are typed like YAML (`1e-4` is a float)."""
+    sink = ErrorSink()
+    for text in overrides:
+        w = Where("--set", 1, 1, str(text))
+        if "=" not in text:
+            sink.add(w, "expected key=value", "for example: --set train.epochs=5")
+            continue
+        key, value_text = text.split("=", 1)
+        try:
+            value = load_yaml_text(value_text, "--set") if value_text.strip() else None
+        except SpecErrors as exc:
+            sink.add(w, f"cannot read the value: {exc.errors[0].message}")
+            continue
+        parts = key.strip().split(".")
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node.get(part, {}), dict):
+                sink.add(w, f"'{'.'.join(parts[:i + 1])}' is not a mapping; cannot set {key}")
+                break
+            if part not in node:
+                node[part] = _new_map(w)
+            node = node[part]
+        else:
+            node[parts[-1]] = value
+            if hasattr(node, "value_where"):
+                node.value_where[parts[-1]] = w.at(key)
+                node.key_where[parts[-1]] = w.at(key)
+    sink.raise_if_any()
+    return raw
+
+
+def _new_map(where):
+    m = SpecMap()
+    m.where, m.key_where, m.value_where = where, {}, {}
+    return m
+
+
+def _validate(raw) -> Spec:
+    top = getattr(raw, "where", Where())
+    file = top.file
+    sink = ErrorSink()
+    if not isinstance(raw, dict):
+        sink.add(top, f"a spec must be a mapping at the top, received {type_name(raw)}")
+        sink.raise_if_any()
+    for key in raw:
+        if key not in TOP_KEYS:
+            sink.add(key_where(raw, key, top).at(key), f"unknown top-level key '{key}'",
+                     did_you_mean(key, TOP_KEYS))
+    version = raw.get("kspec", LANGUAGE_VERSION)
+    if version != LANGUAGE_VERSION or isinstance(version, bool):
+        sink.add(where_of(raw, "kspec", top).at("kspec"), f"unsupported language version "
+                 f"{version!r}", f"this kspec reads version {LANGUAGE_VERSION}")
+    name = _required_str(raw, "name", top, sink)
+    paper = raw.get("paper")
+    if paper is not None and not isinstance(paper, str):
+        sink.add(where_of(raw, "paper", top).at("paper"), "paper must be a string")
+    spec_args = _spec_args(raw.get("args"), where_of(raw, "args", top), sink)
+    inp = _input(raw, top, sink)
+    defaults = _defaults(raw.get("defaults"), where_of(raw, "defaults", top), spec_args, sink)
+    blocks = _blocks(raw.get("blocks"), where_of(raw, "blocks", top), sink)
+    head = _head(raw, top, spec_args, sink)
+    train = check_train(raw.get("train"), where_of(raw, "train", top), sink)
+    if "layers" not in raw:
+        sink.add(top.at("layers"), "missing `layers:`", "a spec lists its layers")
+        sink.raise_if_any()
+    graph, complete = expand(raw["layers"], blocks, defaults, spec_args, sink,
+                             where_of(raw, "layers", top))
+    shapes = {}
+    if complete and inp and "shape" in inp:
+        shapes = input_inferred(inp["shape"])
+        if infer_nodes(graph.nodes, shapes, sink) and head:
+            _add_head(graph, shapes, head, inp["shape"], where_of(raw, "head", top), sink)
+    sink.raise_if_any()
+    if not graph.outputs:
+        graph.outputs = [graph.body_output]
+    resolved = to_plain(raw)
+    digest = hashlib.sha256(yaml.safe_dump(resolved, sort_keys=True).encode()).hexdigest()
+    return Spec(name, paper, file, spec_args, inp, head, train, graph, shapes, resolved, digest)
+
+
+def _required_str(raw, key, top, sink):
+    value = raw.get(key)
+    if not isinstance(value, str) or not value:
+        sink.add(where_of(raw, key, top).at(key), f"`{key}:` must be a non-empty string, "
+                 f"received {type_name(value)}")
+        return ""
+    return value
+
+
+def _spec_args(raw, where, sink) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        sink.add(where.at("args"), f"args must be a mapping, received {type_name(raw)}")
+        return {}
+    out = {}
+    for key, value in raw.items():
+        if type_of_default(value) is None:
+            sink.add(where_of(raw, key, where).at(f"args.{key}"), "a spec argument must be a "
+                     f"number, bool or string, received {type_name(value)}")
+        elif not key.isidentifier():
+            sink.add(key_where(raw, key, where).at(f"args.{key}"), f"'{key}' is not a valid "
+                     "argument name", "use letters, digits and _")
+        else:
+            out[key] = value
+    return out
+
+
+def _input(raw, top, sink) -> dict:
+    w = where_of(raw, "input", top)
+    if "input" not in raw:
+        sink.add(top.at("input"), "missing `input:`", "for example: input: {shape: [32, 32, 3]}")
+        return {}
+    inp = check_args(raw["input"], INPUT_ARGS, w, "input", sink, what="input")
+    shape = inp.get("shape")
+    if shape is not None and len(shape) not in (1, 3):
+        sink.add(w.at("input.shape"), f"input shape must be [features] or [height, width, "
+                 f"channels], received {list(shape)}")
+        inp.pop("shape")
+    return inp
+
+
+def _defaults(raw, where, env, sink) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        sink.add(where.at("defaults"), f"defaults must be a mapping, received {type_name(raw)}")
+        return {}
+    out = {}
+    for kind, values in raw.items():
+        path = f"defaults.{kind}"
+        if kind not in LAYERS:
+            sink.add(key_where(raw, kind, where).at(path), f"unknown layer type '{kind}'",
+                     did_you_mean(kind, LAYERS))
+            continue
+        out[kind] = check_args(values, LAYERS[kind].args, where_of(raw, kind, where), path, sink,
+                               env, what=kind, partial=True)
+    return out
+
+
+def _blocks(raw, where, sink) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        sink.add(where.at("blocks"), f"blocks must be a mapping, received {type_name(raw)}")
+        return {}
+    out = {}
+    for name, body in raw.items():
+        path, bw = f"blocks.{name}", where_of(raw, name, where)
+        if name in LAYERS or name in STRUCTURAL or not name.isidentifier():
+            sink.add(key_where(raw, name, where).at(path), f"block name '{name}' is taken by a "
+                     "layer type or is not a valid name", "choose another name")
+            continue
+        if not isinstance(body, dict) or "layers" not in body:
+            sink.add(bw.at(path), "a block needs `layers:` (and optionally `args:`)")
+            continue
+        for key in body:
+            if key not in ("args", "layers", "doc"):
+                sink.add(key_where(body, key, bw).at(f"{path}.{key}"), f"unknown key '{key}'",
+                         did_you_mean(key, ("args", "layers", "doc")))
+        out[name] = BlockDef(name, _block_args(body.get("args"), where_of(body, "args", bw),
+                                               path, sink), body["layers"], bw)
+    return out
+
+
+def _block_args(raw, where, path, sink) -> tuple:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        sink.add(where.at(f"{path}.args"), "block args must be a mapping of name: type or default")
+        return ()
+    out = []
+    for key, value in raw.items():
+        if isinstance(value, str) and value in DECLARED_TYPES:
+            out.append(Arg(key, DECLARED_TYPES[value]))
+        elif type_of_default(value) is not None:
+            out.append(Arg(key, type_of_default(value), value))
+        else:
+            sink.add(where_of(raw, key, where).at(f"{path}.args.{key}"), "a block argument is "
+                     "declared by a type (int, float, bool, str) or a default value, received "
+                     f"{type_name(value)}")
+    return tuple(out)
+
+
+def _head(raw, top, env, sink) -> dict:
+    value = raw.get("head", {"task": "none"})
+    w = where_of(raw, "head", top)
+    if not isinstance(value, dict) or "task" not in value:
+        sink.add(w.at("head"), "head must be a mapping with `task:`",
+                 "for example: head: {task: classification, classes: 10}")
+        return {}
+    task = value["task"]
+    if task not in HEADS:
+        sink.add(where_of(value, "task", w).at("head.task"), f"unknown task {task!r}",
+                 did_you_mean(task, HEADS))
+        return {}
+    rest = {k: v for k, v in value.items() if k != "task"}
+    if hasattr(value, "value_where"):
+        rest = merge(value, {})
+        rest.pop("task")
+    args = check_args(rest, HEADS[task].args, w, "head", sink, env, what=f"the {task} head")
+    return {"task": task, **args}
+
+
+def _add_head(graph: Graph, shapes: dict, head: dict, input_shape, where, sink) -> None:
+    body = graph.body_output
+    try:
+        layers = HEADS[head["task"]].layers(head, shapes[body].shape, tuple(input_shape))
+    except ShapeMismatch as exc:
+        sink.add(where.at("head"), f"the {head['task']} head does not fit the body: {exc}")
+        return
+    cur, features = body, body
+    nodes = []
+    for hl in layers:
+        src = features if hl.source == "features" else cur
+        node = Node(hl.name, hl.type, hl.args, (src,), f"head.{hl.name}", where, hl.output)
+        nodes.append(node)
+        cur = hl.name
+        if not hl.output:
+            features = cur
+    if infer_nodes(nodes, shapes, sink):
+        graph.nodes.extend(nodes)
+        graph.outputs = [n.name for n in nodes if n.output] or [body]
+
+
+def to_plain(value):
+    """SpecMap/SpecList -> plain dicts and lists (for spec.yaml and hashing)."""
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, SpecList)):
+        return [to_plain(v) for v in value]
+    return value
