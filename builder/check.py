@@ -47,6 +47,7 @@ def check_args(values, args: tuple, where: Where, path: str, sink: ErrorSink,
         return {}
     known = {a.name: a for a in args}
     out: dict = {}
+    written = set(values)
     for key, raw in values.items():
         kpath = f"{path}.{key}"
         if key not in known:
@@ -60,7 +61,7 @@ def check_args(values, args: tuple, where: Where, path: str, sink: ErrorSink,
     if partial:
         return out
     for a in args:
-        if a.name in out:
+        if a.name in out or a.name in written:
             continue
         if defaults and a.name in defaults:
             out[a.name] = defaults[a.name]
@@ -95,5 +96,5 @@ def check_value(raw, arg: Arg, where: Where, sink: ErrorSink, env: dict | None):
         return arg.type.check(value)
     except ArgTypeError as exc:
         shown = f" (from {raw!r})" if value is not raw else ""
-        sink.add(where, f"'{arg.name}': {exc}{shown}")
+        sink.add(where, f"{exc}{shown}")
         return _INVALID

@@ -1,0 +1,94 @@
+"""The JSON Schema of the spec language, generated from the layer and head registries."""
+from __future__ import annotations
+
+from .heads import HEADS
+from .registry import UNIVERSAL_ARGS, all_layers
+from .train_section import AUGMENT_ARGS, INPUT_ARGS, OPTIMIZERS, SCHEDULES, TRAIN_ARGS
+
+SCHEMA_ID = "https://kspec.dev/schema/kspec-1.json"
+
+
+def _args_schema(args, extra=()) -> dict:
+    props = {}
+    for a in tuple(args) + tuple(extra):
+        s = a.type.schema() if a.type is not None else {}
+        if a.doc:
+            s["description"] = a.doc
+        props[a.name] = s
+    return {"type": "object", "properties": props, "additionalProperties": False}
+
+
+def _layer_item_schema() -> dict:
+    layers = all_layers()
+    names = sorted(layers)
+    one_key = {}
+    for name in names:
+        lt = layers[name]
+        args = _args_schema(lt.args, UNIVERSAL_ARGS)
+        alts = [args, {"type": "null"}]
+        if lt.primary:
+            alts.append(lt.arg(lt.primary).type.schema())
+        one_key[name] = {"description": lt.doc, "anyOf": alts}
+    ref = {"$ref": "#/$defs/layers"}
+    structural = {
+        "repeat": {"description": "repeat `layers` N times; `first` replaces iteration 0",
+                   "type": ["integer", "string"]},
+        "layers": ref, "first": ref,
+        "parallel": {"description": "branches from the same input, merged",
+                     "type": "array", "items": ref},
+        "merge": {"enum": ["concat", "add"]},
+        "residual": {"type": "object", "properties": {
+            "body": ref, "shortcut": {"anyOf": [ref, {"type": "object", "properties": {
+                "when": {}, "layers": ref}}]}}},
+        "id": {"type": "string"},
+    }
+    return {"anyOf": [
+        {"type": "string", "description": "a layer type or block without arguments"},
+        {"type": "object", "minProperties": 1,
+         "properties": {**one_key, **structural},
+         "description": "a layer type (or block name) mapped to its arguments"},
+    ]}
+
+
+def _named_choice(table) -> dict:
+    return {"anyOf": [{"enum": sorted(table)},
+                      {"type": "object", "maxProperties": 1,
+                       "properties": {k: _args_schema(v) for k, v in table.items()}}]}
+
+
+def json_schema() -> dict:
+    heads = [{"type": "object", "required": ["task"],
+              "properties": {"task": {"const": name}, **_args_schema(h.args)["properties"]},
+              "additionalProperties": False, "description": h.doc}
+             for name, h in sorted(HEADS.items())]
+    train = _args_schema(a for a in TRAIN_ARGS if a.type is not None)
+    train["properties"].update(optimizer=_named_choice(OPTIMIZERS),
+                               schedule=_named_choice(SCHEDULES),
+                               augment=_args_schema(AUGMENT_ARGS))
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "kspec model spec, language version 1",
+        "type": "object",
+        "required": ["name", "input", "layers"],
+        "additionalProperties": False,
+        "$defs": {"layers": {"type": "array", "items": {"$ref": "#/$defs/layer"}},
+                  "layer": _layer_item_schema()},
+        "properties": {
+            "kspec": {"const": 1}, "name": {"type": "string"}, "paper": {"type": "string"},
+            "extends": {"type": "string", "description": "base spec file; keys here override"},
+            "args": {"type": "object", "additionalProperties": {
+                "type": ["integer", "number", "boolean", "string"]}},
+            "input": _args_schema(INPUT_ARGS),
+            "defaults": {"type": "object", "properties": {
+                name: _args_schema(lt.args) for name, lt in sorted(all_layers().items())},
+                "additionalProperties": False},
+            "blocks": {"type": "object", "additionalProperties": {
+                "type": "object", "required": ["layers"],
+                "properties": {"args": {"type": "object"}, "layers": {"$ref": "#/$defs/layers"},
+                               "doc": {"type": "string"}}}},
+            "layers": {"$ref": "#/$defs/layers"},
+            "head": {"anyOf": heads},
+            "train": train,
+        },
+    }

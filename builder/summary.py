@@ -1,0 +1,44 @@
+"""`kspec summary`: per-layer shapes, parameters, MACs and activation memory, from the shape pass.
+
+No Keras is needed: the numbers come from the symbolic pass, and the tests
+check them against `model.count_params()` for every zoo spec.
+"""
+from __future__ import annotations
+
+from .layers._common import fmt, prod
+from .shapes import totals
+from .spec import Spec
+
+BYTES_PER_VALUE = 4  # float32
+
+
+def summary_dict(spec: Spec) -> dict:
+    rows = []
+    for node in spec.graph.nodes:
+        inf = spec.shapes[node.name]
+        rows.append({"name": node.name, "type": node.type, "output_shape": list(inf.shape),
+                     "params": inf.params, "macs": inf.macs,
+                     "activation_bytes": (prod(inf.shape) or 0) * BYTES_PER_VALUE})
+    t = totals(spec.graph, spec.shapes)
+    return {"name": spec.name, "input_shape": list(spec.input["shape"]),
+            "total_params": t["params"], "trainable_params": t["trainable"], "macs": t["macs"],
+            "weight_mb": t["params"] * BYTES_PER_VALUE / 1e6,
+            "activation_mb": sum(r["activation_bytes"] for r in rows) / 1e6, "layers": rows}
+
+
+def summary_table(spec: Spec) -> str:
+    d = summary_dict(spec)
+    head = ("layer", "type", "output", "params", "MACs", "act. MB")
+    body = [(r["name"], r["type"], fmt(tuple(r["output_shape"])), f"{r['params']:,}",
+             f"{r['macs']:,}", f"{r['activation_bytes'] / 1e6:.3f}") for r in d["layers"]]
+    widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
+    line = lambda row: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)  # noqa: E731
+                                 for i, (c, w) in enumerate(zip(row, widths)))
+    out = [f"{d['name']}: input {fmt(tuple(d['input_shape']))}", line(head),
+           "  ".join("-" * w for w in widths)]
+    out += [line(row) for row in body]
+    out += ["", f"total params      {d['total_params']:,} "
+                f"(trainable {d['trainable_params']:,}, weights {d['weight_mb']:.1f} MB float32)",
+            f"forward MACs      {d['macs']:,} ({d['macs'] / 1e9:.3f} G per image)",
+            f"activations       {d['activation_mb']:.1f} MB per image (float32, forward)"]
+    return "\n".join(out)

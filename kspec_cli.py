@@ -1,0 +1,53 @@
+"""The `kspec` command: one dispatcher; each subcommand lives in its home.
+
+check/summary/schema -> builder.cli; train -> train.py; evaluate/predict/embed ->
+tasks.cli; export -> export.cli. TensorFlow is imported only by the commands
+that need it, so `kspec check` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad options exit 2 with a one-line message (argparse's default code, kept explicit)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"kspec: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a spec key (typed like YAML), repeatable")
+    common.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import a module that registers custom layers")
+    parser = _Parser(prog="kspec", description="Declarative model builder for Keras 3.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from builder.cli import add_commands as builder_commands
+    builder_commands(sub, common)
+    for module in ("train", "tasks.cli", "export.cli"):
+        try:
+            mod = __import__(module, fromlist=["add_commands"])
+        except ImportError as exc:
+            if exc.name and exc.name.split(".")[0] in ("train", "tasks", "export"):
+                continue  # that home is not present in this checkout
+            raise
+        mod.add_commands(sub, common)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("kspec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
