@@ -1,0 +1,24 @@
+"""Tasks: heads' losses, metrics, targets and decoding, plus the data sources and pipeline.
+
+`make_task(spec)` returns the task object for a validated spec's `head.task`.
+"""
+from __future__ import annotations
+
+import importlib
+
+# task name -> "module:Class"; imported on demand so `import tasks` stays light.
+TASKS = {
+    "classification": "tasks.classification:Classification",
+    "regression": "tasks.regression:Regression",
+    "localization": "tasks.localization:Localization",
+    "classification_localization": "tasks.localization:ClassificationLocalization",
+    "detection": "tasks.detection:Detection",
+    "segmentation": "tasks.segmentation:Segmentation",
+    "autoencoder": "tasks.encoding:Autoencoder",
+    "none": "tasks.encoding:NoHead",
+}
+
+
+def make_task(spec):
+    module, cls = TASKS[spec.task].split(":")
+    return getattr(importlib.import_module(module), cls)(spec)

@@ -1,0 +1,109 @@
+"""Where examples come from: `--data NAME` resolved to canonical tf.data splits.
+
+NAME is the built-in `shapes` (or `shapes/multi`, `shapes/single:image_size=96`),
+the tiny built-in `xor`, a TFDS catalogue dataset (`mnist`, `cifar10`, `voc`, ...),
+or a folder (see `folder.py`). Nothing is downloaded: a catalogue dataset must
+already be prepared in the data directory.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import tensorflow as tf
+
+SPLITS = ("train", "validation", "test")
+
+
+class DataError(Exception):
+    """Bad or unavailable data; the message names the dataset, split and field."""
+
+
+@dataclass
+class Source:
+    name: str
+    splits: dict                       # split -> tf.data.Dataset of canonical dicts
+    class_names: tuple = ()
+    image_shape: tuple | None = None   # (H, W, C) when all images share it
+    mask_classes: int = 0
+    sizes: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def default_data_dir() -> str:
+    return os.environ.get("TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"),
+                                                        "tensorflow_datasets"))
+
+
+def load_source(name: str, data_dir: str | None = None) -> Source:
+    if name == "xor":
+        return _xor()
+    if os.path.isdir(name):
+        from .folder import load_folder
+        return load_folder(name)
+    if os.sep in name and not name.startswith("shapes"):
+        raise DataError(f"--data {name}: no such folder")
+    return _tfds(name, data_dir or default_data_dir())
+
+
+def _xor() -> Source:
+    x = tf.constant([[0, 0], [0, 1], [1, 0], [1, 1]], tf.float32)
+    y = tf.constant([0, 1, 1, 0], tf.int64)
+    ds = tf.data.Dataset.from_tensor_slices({"features": x, "label": y})
+    return Source("xor", {s: ds for s in SPLITS}, ("false", "true"), None,
+                  sizes={s: 4 for s in SPLITS})
+
+
+def _tfds(name: str, data_dir: str) -> Source:
+    import tensorflow_datasets as tfds
+
+    from . import shapes as shapes_module
+    from .catalog import adapter_for
+
+    base, _, config = name.partition("/")
+    kwargs = {}
+    if base == "shapes":
+        try:
+            parsed = shapes_module.parse_config(config or "single")
+        except ValueError as exc:
+            raise DataError(f"--data {name}: {exc}") from None
+        kwargs = {"config": parsed}
+        tfds_name = "shapes"
+    else:
+        tfds_name = name
+    try:
+        builder = tfds.builder(tfds_name, data_dir=data_dir, **kwargs)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise DataError(f"--data {name}: not a built-in dataset, a TFDS dataset or a folder "
+                        "(built-in: shapes, shapes/multi, xor)") from None
+    if not _is_prepared(builder):
+        if base != "shapes":
+            raise DataError(
+                f"--data {name}: the dataset is not prepared in {data_dir}, and this machine "
+                "cannot download it. On a machine with network run\n"
+                f"    tfds build {tfds_name} --data_dir DIR\n"
+                "then copy DIR here and pass --data-dir DIR (or set TFDS_DATA_DIR).")
+        builder.download_and_prepare()  # the built-in set is drawn locally, no network
+    adapter = adapter_for(name, builder.info)
+    splits, sizes = {}, {}
+    for split, expr in adapter.splits.items():
+        ds = builder.as_dataset(split=expr, shuffle_files=False)
+        splits[split] = ds.map(adapter.to_canonical, num_parallel_calls=tf.data.AUTOTUNE)
+        sizes[split] = int(builder.info.splits[expr].num_examples)
+    features = builder.info.features
+    names = tuple(features["label"].names) if "label" in features else ()
+    if not names and "objects" in features:
+        names = tuple(features["objects"]["label"].names)
+    shape = tuple(features["image"].shape)
+    return Source(name, splits, names, shape if None not in shape else None,
+                  adapter.mask_classes, sizes)
+
+
+def _is_prepared(builder) -> bool:
+    try:
+        return builder.is_prepared()
+    except AttributeError:  # older TFDS
+        return tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))

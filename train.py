@@ -1,0 +1,217 @@
+"""Train the model a spec describes: `python train.py SPEC [options]` or `kspec train SPEC`.
+
+Reads top to bottom: options -> spec -> devices and strategy -> data -> model,
+optimizer and checkpoint under the strategy -> resume -> loop -> final model.
+Exit codes: 0 done, 2 bad input (spec, options, data), 75 preempted by SIGTERM
+(state saved; run the same command again), 1 anything else (NaN loss included).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+from builder import SpecErrors, load_spec
+from builder.plugins import PluginError
+from trainer.options import add_train_options
+
+EXIT_BAD_INPUT = 2
+
+
+def model_hash(spec) -> str:
+    """Hash of everything but `train:`: a run directory may continue with new epochs."""
+    body = {k: v for k, v in spec.resolved.items() if k != "train"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+class Trainer:
+    """Everything one run needs; `trainer.loop.train_loop` drives it."""
+
+    def __init__(self, args, spec):
+        import keras
+        import tensorflow as tf
+
+        from tasks import make_task
+        from tasks.data import load_source
+        from tasks.data.checks import check_data
+        from tasks.data.pipeline import Pipeline
+        from trainer.progress import Progress
+        from trainer.rundir import RunDir
+        from trainer.strategy import OptionError, is_chief, make_strategy
+
+        self.args, self.spec, self.precision = args, spec, args.precision
+        if args.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(args.seed)
+        keras.mixed_precision.set_global_policy(args.precision)
+        self.strategy, self.strategy_name = make_strategy(args.strategy)
+        self.chief = is_chief(self.strategy)
+        self.replicas = self.strategy.num_replicas_in_sync
+        self.global_batch = spec.train["batch_size"]
+        if self.global_batch % self.replicas:
+            raise OptionError(f"batch size {self.global_batch} does not split evenly over "
+                              f"{self.replicas} replicas; choose a multiple of {self.replicas}")
+        self.task = make_task(spec)
+        self.source = load_source(args.data, args.data_dir)
+        self.notes = check_data(self.source, spec, self.task)
+        self.pipeline = Pipeline(self.source, self.task, spec, batch_size=self.global_batch,
+                                 seed=args.seed, augment_settings=spec.train["augment"])
+        per_epoch = self.pipeline.steps_per_epoch()
+        if per_epoch == 0:
+            raise OptionError(f"dataset {args.data}, split train has fewer examples "
+                              f"({self.source.sizes.get('train')}) than one batch "
+                              f"({self.global_batch}); lower --batch-size")
+        self.steps_per_epoch = min(per_epoch, spec.train["steps_per_epoch"] or per_epoch)
+        self.has_validation = "validation" in self.source.splits
+        self.rundir = RunDir(args.out or os.path.join("runs", spec.name), self.chief)
+        self.progress = Progress(spec.train["epochs"], self.steps_per_epoch, self.global_batch,
+                                 args.quiet)
+        self._build()
+
+    def _build(self):
+        import tensorflow as tf
+
+        from builder import build_model
+        from trainer.checkpoint import Checkpoints
+        from trainer.optim import l2_penalty, make_optimizer
+        from trainer.step import make_predict
+
+        with self.strategy.scope():
+            self.model = build_model(self.spec)
+            self.optimizer = make_optimizer(self.spec.train, self.steps_per_epoch, self.precision)
+            self.optimizer.build(self.model.trainable_variables)
+        self.penalty = l2_penalty(self.model, self.spec.train)
+        resolver = getattr(self.strategy, "cluster_resolver", None)
+        self.checkpoints = Checkpoints(self.rundir.checkpoints, self.model, self.optimizer,
+                                       self.spec.train["keep_checkpoints"], self.chief,
+                                       getattr(resolver, "task_id", 0) or 0)
+        self.predict = make_predict(self.model)
+        self.writer = (tf.summary.create_file_writer(self.rundir.file("logs")) if self.chief
+                       else tf.summary.create_noop_writer())
+        self.xla = not self.args.no_xla
+        self._step = None
+
+    def run_step(self, x, y) -> float:
+        """One step; on the first, an XLA compilation failure falls back, loudly."""
+        import tensorflow as tf
+
+        from trainer.step import make_train_step
+        if self._step is None:
+            self._step = make_train_step(self.model, self.task, self.optimizer, self.strategy,
+                                         self.global_batch, self.penalty, self.xla)
+            try:
+                loss = float(self._step(x, y))
+            except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
+                    tf.errors.InternalError) as exc:
+                if not self.xla:
+                    raise
+                first_line = str(exc).strip().splitlines()[0][:300]
+                self.progress.say(f"XLA compilation failed ({first_line}); continuing without XLA")
+                self.xla = False
+                self._step = make_train_step(self.model, self.task, self.optimizer, self.strategy,
+                                             self.global_batch, self.penalty, False)
+                loss = float(self._step(x, y))
+            self.write_run_json()
+            self.progress.say(f"XLA: {'on' if self.xla else 'off'}")
+            return loss
+        return float(self._step(x, y))
+
+    def evaluate(self, split: str) -> dict:
+        return self.task.evaluate(self.predict, self.pipeline, split)
+
+    def write_run_json(self):
+        self.rundir.write_run_json({
+            "seed": self.args.seed, "deterministic": self.args.deterministic,
+            "strategy": self.strategy_name, "replicas": self.replicas, "xla": self.xla,
+            "precision": self.precision, "dataset": self.args.data,
+            "data_dir": self.args.data_dir, "class_names": list(self.source.class_names),
+            "spec_sha256": self.spec.sha256, "model_sha256": model_hash(self.spec),
+            "global_batch": self.global_batch, "steps_per_epoch": self.steps_per_epoch})
+
+    def resume(self) -> bool:
+        from trainer.strategy import OptionError
+        if not self.args.resume or not self.checkpoints.last.latest_checkpoint:
+            return False
+        recorded = self.rundir.read_run_json().get("model_sha256")
+        if recorded and recorded != model_hash(self.spec):
+            raise OptionError(f"{self.rundir.path} holds a run of a different model; pass "
+                              "--restart to start over there, or another --out")
+        self.checkpoints.restore()
+        self.rundir.truncate_metrics(int(self.checkpoints.epoch.numpy()))
+        return True
+
+
+def overrides_from(args) -> list:
+    sets = list(args.set)
+    for option, key in (("epochs", "train.epochs"), ("batch_size", "train.batch_size"),
+                        ("steps_per_epoch", "train.steps_per_epoch")):
+        if getattr(args, option) is not None:
+            sets.append(f"{key}={getattr(args, option)}")
+    return sets
+
+
+def run(args) -> int:
+    try:
+        spec = load_spec(args.spec, overrides_from(args), args.plugin)
+    except (SpecErrors, PluginError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from trainer.strategy import configure_devices
+    configure_devices(args.logical_cpus)
+    from tasks.data import DataError
+    from trainer.loop import Stop, train_loop
+    from trainer.strategy import OptionError
+    try:
+        t = Trainer(args, spec)
+        resumed = t.resume()
+    except (DataError, OptionError) as exc:
+        print(f"kspec train: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for note in t.notes:
+        t.progress.say(f"note: {note}")
+    t.progress.say(f"{spec.name}: {t.model.count_params():,} params, {t.strategy_name}, "
+                   f"batch {t.global_batch}, {t.steps_per_epoch} steps/epoch, {args.precision}"
+                   + (f", resumed at step {int(t.checkpoints.step.numpy())}" if resumed else ""))
+    t.rundir.write_spec(spec)
+    if not resumed:
+        t.write_run_json()
+    try:
+        train_loop(t)
+    except Stop as stop:
+        print(f"kspec train: {stop}", file=sys.stderr)
+        return stop.code
+    return finish(t)
+
+
+def finish(t) -> int:
+    from trainer.checkpoint import Checkpoints
+    t.rundir.save_model(t.model)
+    rows = t.rundir.read_metrics()
+    last = rows[-1] if rows else {}
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k.startswith("val_"))
+    print(f"done: {t.rundir.path} ({shown or 'no validation split'})")
+    print(f"  best checkpoint: {Checkpoints.latest(t.rundir.checkpoints)}")
+    print(f"  next: kspec evaluate {t.rundir.path}   |   kspec export {t.rundir.path} "
+          "--format tflite")
+    return 0
+
+
+def add_commands(sub, common) -> None:
+    p = sub.add_parser("train", parents=[common], help="train a spec (see train.py)")
+    add_train_options(p)
+    p.set_defaults(func=run)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="train.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    add_train_options(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The parts of `train.py`: strategy, optimizer, step, checkpoints, run directory, progress."""

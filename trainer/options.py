@@ -1,0 +1,31 @@
+"""The `kspec train` / `python train.py` options (the names in architecture.md)."""
+from __future__ import annotations
+
+import argparse
+
+EXIT_PREEMPTED = 75  # SIGTERM: state saved; run the same command again to resume
+
+
+def add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC", help="the model spec (YAML)")
+    p.add_argument("--data", default="shapes",
+                   help="shapes (built-in, default), shapes/multi, xor, a TFDS name, or a folder")
+    p.add_argument("--data-dir", default=None, help="TFDS data directory (prepared datasets)")
+    p.add_argument("--epochs", type=int, default=None, help="overrides train.epochs")
+    p.add_argument("--batch-size", type=int, default=None, help="global batch; train.batch_size")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="cap steps in an epoch")
+    p.add_argument("--out", default=None, metavar="RUN_DIR", help="run directory (runs/NAME)")
+    p.add_argument("--precision", default="float32",
+                   choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    p.add_argument("--no-xla", action="store_true", help="do not compile the step with XLA")
+    p.add_argument("--strategy", default="auto", choices=["auto", "one", "mirrored", "multiworker"])
+    p.add_argument("--logical-cpus", type=int, default=0,
+                   help="split the CPU into N logical devices (to try distribution on a CPU)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deterministic", action="store_true",
+                   help="op determinism and seeded everything: identical weights run to run")
+    p.add_argument("--resume", dest="resume", action="store_true", default=True,
+                   help="resume from RUN_DIR's checkpoint (the default)")
+    p.add_argument("--restart", dest="resume", action="store_false",
+                   help="ignore existing checkpoints in RUN_DIR and start over")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")

@@ -1,0 +1,52 @@
+"""The distributed training step: per-replica gradients compiled with XLA, all-reduced apply.
+
+Keras 3's `fit` fails under MultiWorkerMirroredStrategy and turns XLA off under
+any strategy (facts.md), so this is our own step, as TF Model Garden does:
+the forward and backward pass is one `jit_compile=True` function per replica;
+the optimizer's apply (which all-reduces the gradients) runs outside it.
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def make_train_step(model, task, optimizer, strategy, global_batch: int, penalty, xla: bool):
+    replicas = strategy.num_replicas_in_sync
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    variables = model.trainable_variables
+
+    def gradients(x, y):
+        with tf.GradientTape() as tape:
+            pred = model(x, training=True)
+            # Sum over this replica's examples / global batch: replicas add up to the mean.
+            loss = tf.reduce_sum(tf.cast(task.loss(y, pred), tf.float32)) / global_batch
+            total = loss
+            if model.losses:
+                total += tf.add_n([tf.cast(v, tf.float32) for v in model.losses]) / replicas
+            if penalty is not None:
+                total += penalty() / replicas
+            if scaled:
+                total = optimizer.scale_loss(total)
+        return loss, tape.gradient(total, variables)
+
+    compiled = tf.function(gradients, jit_compile=True) if xla else gradients
+
+    def replica_step(x, y):
+        loss, grads = compiled(x, y)
+        optimizer.apply(grads, variables)
+        return loss
+
+    @tf.function
+    def step(x, y):
+        per_replica = strategy.run(replica_step, args=(x, y))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    return step
+
+
+def make_predict(model):
+    @tf.function
+    def predict(x):
+        return model(x, training=False)
+    return predict

@@ -1,0 +1,67 @@
+"""Choosing the tf.distribute strategy: one device, all local GPUs, or a cluster."""
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+
+class OptionError(ValueError):
+    """A command-line option that cannot be honoured here (exit 2)."""
+
+
+def configure_devices(logical_cpus: int) -> None:
+    """Must run before TensorFlow initialises its devices."""
+    if logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+
+
+def _cluster_workers() -> int:
+    cfg = os.environ.get("TF_CONFIG")
+    if cfg:
+        try:
+            return len(json.loads(cfg).get("cluster", {}).get("worker", []))
+        except ValueError:
+            raise OptionError("TF_CONFIG is not valid JSON") from None
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        return int(os.environ["SLURM_NTASKS"])
+    return 0
+
+
+def make_strategy(name: str):
+    """Returns (strategy, description)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    cpus = tf.config.list_logical_devices("CPU")
+    if name == "auto":
+        name = ("multiworker" if _cluster_workers() > 1
+                else "mirrored" if len(gpus) > 1 else "one")
+    if name == "one":
+        device = gpus[0].name if gpus else cpus[0].name
+        return tf.distribute.OneDeviceStrategy(device), f"OneDeviceStrategy({device})"
+    if name == "mirrored":
+        devices = [d.name for d in gpus] or [d.name for d in cpus]
+        ops = None if gpus else tf.distribute.ReductionToOneDevice()
+        return (tf.distribute.MirroredStrategy(devices, cross_device_ops=ops),
+                f"MirroredStrategy({len(devices)} devices)")
+    if _cluster_workers() < 1:
+        raise OptionError("--strategy multiworker needs TF_CONFIG (or a Slurm job) describing "
+                          "the cluster")
+    resolver = None
+    if "TF_CONFIG" not in os.environ:
+        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
+    comm = tf.distribute.experimental.CommunicationOptions(
+        implementation=tf.distribute.experimental.CommunicationImplementation.RING)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver,
+                                                         communication_options=comm)
+    return strategy, f"MultiWorkerMirroredStrategy({strategy.num_replicas_in_sync} replicas)"
+
+
+def is_chief(strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type == "chief" or (task_type == "worker" and task_id == 0)
