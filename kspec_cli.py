@@ -1,7 +1,7 @@
 """The `kspec` command: one dispatcher; each subcommand lives in its home.
 
 check/summary/schema -> builder.cli; train -> train.py; evaluate/predict/embed ->
-tasks.cli; export -> export.cli. TensorFlow is imported only by the commands
+trainer.commands; export -> export.cli. TensorFlow is imported only by the commands
 that need it, so `kspec check` stays fast.
 """
 from __future__ import annotations
@@ -29,11 +29,11 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     from builder.cli import add_commands as builder_commands
     builder_commands(sub, common)
-    for module in ("train", "tasks.cli", "export.cli"):
+    for module in ("train", "trainer.commands", "export.cli"):
         try:
             mod = __import__(module, fromlist=["add_commands"])
         except ImportError as exc:
-            if exc.name and exc.name.split(".")[0] in ("train", "tasks", "export"):
+            if exc.name and exc.name.split(".")[0] in ("train", "trainer", "export"):
                 continue  # that home is not present in this checkout
             raise
         mod.add_commands(sub, common)

@@ -78,6 +78,9 @@ class Trainer:
         from trainer.optim import l2_penalty, make_optimizer
         from trainer.step import make_predict
 
+        import keras
+        # Seeded right before the weights are drawn: loading data may consume global RNG.
+        keras.utils.set_random_seed(self.args.seed)
         with self.strategy.scope():
             self.model = build_model(self.spec)
             self.optimizer = make_optimizer(self.spec.train, self.steps_per_epoch, self.precision)
@@ -101,14 +104,19 @@ class Trainer:
         if self._step is None:
             self._step = make_train_step(self.model, self.task, self.optimizer, self.strategy,
                                          self.global_batch, self.penalty, self.xla)
+            # A failed compile can still have run ops without data dependencies (the
+            # optimizer's step counter): snapshot the state so the fallback starts clean.
+            state = self.optimizer.variables + self.model.variables
+            saved = [v.numpy() for v in state] if self.xla else None
             try:
                 loss = float(self._step(x, y))
             except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
                     tf.errors.InternalError) as exc:
                 if not self.xla:
                     raise
-                first_line = str(exc).strip().splitlines()[0][:300]
-                self.progress.say(f"XLA compilation failed ({first_line}); continuing without XLA")
+                for var, value in zip(state, saved):
+                    var.assign(value)
+                self.progress.say(f"XLA compilation failed ({_cause(exc)}); continuing without XLA")
                 self.xla = False
                 self._step = make_train_step(self.model, self.task, self.optimizer, self.strategy,
                                              self.global_batch, self.penalty, False)
@@ -141,6 +149,15 @@ class Trainer:
         self.checkpoints.restore()
         self.rundir.truncate_metrics(int(self.checkpoints.epoch.numpy()))
         return True
+
+
+def _cause(exc) -> str:
+    """The informative line of a TensorFlow error (the first is often just its kind)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for line in lines:
+        if any(word in line for word in ("UNIMPLEMENTED", "not supported", "XLA", "Unsupported")):
+            return line[:300]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
 
 
 def overrides_from(args) -> list:
