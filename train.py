@@ -29,7 +29,7 @@ def model_hash(spec) -> str:
 class Trainer:
     """Everything one run needs; `trainer.loop.train_loop` drives it."""
 
-    def __init__(self, args, spec):
+    def __init__(self, args, spec, strategy):
         import keras
         import tensorflow as tf
 
@@ -39,14 +39,14 @@ class Trainer:
         from tasks.data.pipeline import Pipeline
         from trainer.progress import Progress
         from trainer.rundir import RunDir
-        from trainer.strategy import OptionError, is_chief, make_strategy
+        from trainer.strategy import OptionError, is_chief
 
         self.args, self.spec, self.precision = args, spec, args.precision
+        self.strategy, self.strategy_name = strategy
         if args.deterministic:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(args.seed)
         keras.mixed_precision.set_global_policy(args.precision)
-        self.strategy, self.strategy_name = make_strategy(args.strategy)
         self.chief = is_chief(self.strategy)
         self.replicas = self.strategy.num_replicas_in_sync
         self.global_batch = spec.train["batch_size"]
@@ -140,7 +140,7 @@ class Trainer:
 
     def resume(self) -> bool:
         from trainer.strategy import OptionError
-        if not self.args.resume or not self.checkpoints.last.latest_checkpoint:
+        if not self.args.resume or not self.checkpoints.latest_to_resume():
             return False
         recorded = self.rundir.read_run_json().get("model_sha256")
         if recorded and recorded != model_hash(self.spec):
@@ -175,13 +175,15 @@ def run(args) -> int:
     except (SpecErrors, PluginError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
-    from trainer.strategy import configure_devices
-    configure_devices(args.logical_cpus)
     from tasks.data import DataError
     from trainer.loop import Stop, train_loop
-    from trainer.strategy import OptionError
+    from trainer.strategy import OptionError, configure_devices, make_strategy
     try:
-        t = Trainer(args, spec)
+        # Devices and the strategy come first: a cluster's collective ops must be set up
+        # before anything else initialises TensorFlow.
+        configure_devices(args.logical_cpus)
+        strategy = make_strategy(args.strategy)
+        t = Trainer(args, spec, strategy)
         resumed = t.resume()
     except (DataError, OptionError) as exc:
         print(f"kspec train: {exc}", file=sys.stderr)

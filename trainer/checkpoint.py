@@ -24,14 +24,19 @@ class Checkpoints:
         self.ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=self.step,
                                         epoch=self.epoch, step_in_epoch=self.step_in_epoch,
                                         best=self.best)
-        if not chief:  # every worker must save; only the chief's copy is kept
+        # Every worker restores from the run's folder (shared storage) and must take part
+        # in saving; only the chief's copy is kept, the others write to a scratch folder.
+        self.run_folder = folder
+        if not chief:
             folder = os.path.join(tempfile.gettempdir(), f"kspec-worker{worker_id}-{os.getpid()}")
-        self.folder = folder
         self.last = tf.train.CheckpointManager(self.ckpt, os.path.join(folder, "last"), keep)
         self.best_manager = tf.train.CheckpointManager(self.ckpt, os.path.join(folder, "best"), 1)
 
+    def latest_to_resume(self) -> str | None:
+        return tf.train.latest_checkpoint(os.path.join(self.run_folder, "last"))
+
     def restore(self) -> bool:
-        path = self.last.latest_checkpoint
+        path = self.latest_to_resume()
         if not path:
             return False
         self.ckpt.restore(path).assert_existing_objects_matched()

@@ -44,7 +44,8 @@ def train_loop(t) -> None:
         while int(ck.epoch.numpy()) < epochs:
             epoch = int(ck.epoch.numpy())
             first = int(ck.step_in_epoch.numpy())
-            dataset = t.strategy.experimental_distribute_dataset(t.pipeline.train(epoch, first))
+            dataset = t.strategy.experimental_distribute_dataset(
+                t.pipeline.train(epoch, first).with_options(_sharding()))
             progress.start_epoch(epoch + 1, first)
             start, losses = time.time(), []
             for x, y in dataset:
@@ -70,6 +71,13 @@ def train_loop(t) -> None:
             _end_epoch(t, epoch, start, losses)
     finally:
         preemption.close()
+
+
+def _sharding():
+    """Shard by example across workers: every worker reads the same files in the same order."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
 
 
 def _nan_message(loss, ck, t) -> str:

@@ -32,20 +32,27 @@ def _cluster_workers() -> int:
 
 
 def make_strategy(name: str):
-    """Returns (strategy, description)."""
+    """Returns (strategy, description).
+
+    A cluster strategy is created before anything lists devices: listing them
+    initialises TensorFlow, after which collective ops can no longer be set up.
+    """
+    if name == "multiworker" or (name == "auto" and _cluster_workers() > 1):
+        return _multiworker()
     gpus = tf.config.list_logical_devices("GPU")
     cpus = tf.config.list_logical_devices("CPU")
     if name == "auto":
-        name = ("multiworker" if _cluster_workers() > 1
-                else "mirrored" if len(gpus) > 1 else "one")
+        name = "mirrored" if len(gpus) > 1 else "one"
     if name == "one":
         device = gpus[0].name if gpus else cpus[0].name
         return tf.distribute.OneDeviceStrategy(device), f"OneDeviceStrategy({device})"
-    if name == "mirrored":
-        devices = [d.name for d in gpus] or [d.name for d in cpus]
-        ops = None if gpus else tf.distribute.ReductionToOneDevice()
-        return (tf.distribute.MirroredStrategy(devices, cross_device_ops=ops),
-                f"MirroredStrategy({len(devices)} devices)")
+    devices = [d.name for d in gpus] or [d.name for d in cpus]
+    ops = None if gpus else tf.distribute.ReductionToOneDevice()
+    return (tf.distribute.MirroredStrategy(devices, cross_device_ops=ops),
+            f"MirroredStrategy({len(devices)} devices)")
+
+
+def _multiworker():
     if _cluster_workers() < 1:
         raise OptionError("--strategy multiworker needs TF_CONFIG (or a Slurm job) describing "
                           "the cluster")
