@@ -109,3 +109,13 @@ def test_schema_lists_every_layer():
     assert set(all_layers()) <= set(props)
 
 
+
+
+def test_generated_docs_are_current():
+    """docs/reference.md and docs/kspec.schema.json are generated from the registries."""
+    from builder.reference import reference_markdown
+    from builder.schema import json_schema
+    assert (ROOT / "docs" / "reference.md").read_text() == reference_markdown() + "\n", \
+        "run: python -m builder.reference > docs/reference.md"
+    assert json.loads((ROOT / "docs" / "kspec.schema.json").read_text()) == json_schema(), \
+        "run: kspec schema > docs/kspec.schema.json"

@@ -1,0 +1,67 @@
+"""The reference of every layer, head and train option, generated from the registries.
+
+    python -m builder.reference > docs/reference.md
+"""
+from __future__ import annotations
+
+from .argtypes import REQUIRED
+from .heads import HEADS
+from .registry import UNIVERSAL_ARGS, all_layers
+from .train_section import AUGMENT_ARGS, INPUT_ARGS, OPTIMIZERS, SCHEDULES, TRAIN_ARGS
+
+
+def _default(arg) -> str:
+    if arg.default is REQUIRED:
+        return "**required**"
+    return "–" if arg.default is None else f"`{arg.default}`"
+
+
+def _table(args) -> list[str]:
+    rows = ["| argument | type | default | meaning |", "|---|---|---|---|"]
+    for a in args:
+        kind = a.type.describe if a.type is not None else "see below"
+        rows.append(f"| `{a.name}` | {kind} | {_default(a)} | {a.doc} |")
+    return rows
+
+
+def reference_markdown() -> str:
+    out = ["# kspec spec language reference", "",
+           "Generated from the registries by `python -m builder.reference`; do not edit.", "",
+           "## Layers", "",
+           "Every layer also takes `id` (a name for `from:` and the Keras layer name) and "
+           "`from` (ids to read from instead of the previous layer). A layer with a "
+           "*primary* argument can be written `type: value`.", ""]
+    out += _table(UNIVERSAL_ARGS) + [""]
+    for name, lt in sorted(all_layers().items()):
+        out += [f"### `{name}`", "", lt.doc + ".", ""]
+        if lt.primary:
+            out += [f"Primary argument: `{lt.primary}` (`{name}: value`).", ""]
+        if lt.merge:
+            out += ["Merges several inputs: give them with `from: [id, id]`.", ""]
+        out += (_table(lt.args) if lt.args else ["No arguments."]) + [""]
+    out += ["## Structure", "",
+            "- `repeat: N` with `layers: [...]`, optional `first: [...]` for iteration 0; "
+            "`$index` is the iteration number.",
+            "- `parallel: [[branch], [branch]]` with `merge: concat|add` (default concat).",
+            "- `residual: {body: [...], shortcut: [...] | {when: $flag, layers: [...]}}`, "
+            "merged by add (no shortcut: identity).",
+            "- a block defined under `blocks:` is used like a layer; its first argument is "
+            "its primary one.", "",
+            "## Heads (`head: {task: ...}`)", ""]
+    for name, head in sorted(HEADS.items()):
+        out += [f"### `{name}`", "", head.doc + ".", ""]
+        out += (_table(head.args) if head.args else ["No arguments."]) + [""]
+    out += ["## `input:`", ""] + _table(INPUT_ARGS) + ["", "## `train:`", ""]
+    out += _table(TRAIN_ARGS) + ["", "### optimizers", ""]
+    for name, args in OPTIMIZERS.items():
+        out += [f"- `{name}`: " + ", ".join(f"`{a.name}` ({_default(a)})" for a in args)]
+    out += ["", "### schedules", ""]
+    for name, args in SCHEDULES.items():
+        out += [f"- `{name}`: " + (", ".join(f"`{a.name}` ({_default(a)})" for a in args)
+                                   or "no arguments")]
+    out += ["", "### `augment:`", ""] + _table(AUGMENT_ARGS) + [""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(reference_markdown())
