@@ -28,6 +28,8 @@ def _image_label(ex):
 def _objects(ex):
     boxes = tf.cast(ex["objects"]["bbox"], tf.float32)
     labels = tf.cast(ex["objects"]["label"], tf.int64)
+    n = tf.minimum(tf.shape(boxes)[0], tf.shape(labels)[0])  # equal in real data
+    boxes, labels = boxes[:n], labels[:n]
     main = largest_box_index(boxes)
     return {"image": ex["image"], "boxes": boxes, "box_labels": labels,
             "bbox": tf.gather(boxes, main), "label": tf.gather(labels, main)}
@@ -35,8 +37,8 @@ def _objects(ex):
 
 def _pet(ex):
     # TFDS trimaps: 1 pet, 2 background, 3 border -> 0 background, 1 pet, 2 border.
-    trimap = tf.cast(ex["segmentation_mask"], tf.int32)
-    mask = tf.gather(tf.constant([0, 1, 0, 2], tf.int32), trimap)
+    trimap = ex["segmentation_mask"]
+    mask = tf.where(trimap == 1, 1, tf.where(trimap == 3, 2, 0))
     return {"image": ex["image"], "label": tf.cast(ex["label"], tf.int64),
             "mask": tf.cast(mask, tf.uint8)}
 

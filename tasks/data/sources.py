@@ -61,7 +61,6 @@ def _tfds(name: str, data_dir: str) -> Source:
     import tensorflow_datasets as tfds
 
     from . import shapes as shapes_module
-    from .catalog import adapter_for
 
     base, _, config = name.partition("/")
     kwargs = {}
@@ -87,12 +86,21 @@ def _tfds(name: str, data_dir: str) -> Source:
                 f"    tfds build {tfds_name} --data_dir DIR\n"
                 "then copy DIR here and pass --data-dir DIR (or set TFDS_DATA_DIR).")
         builder.download_and_prepare()  # the built-in set is drawn locally, no network
+    return from_builder(name, builder)
+
+
+def from_builder(name: str, builder) -> Source:
+    """Canonical splits of a prepared TFDS builder (also used with tfds.testing.mock_data)."""
+    from .catalog import adapter_for
     adapter = adapter_for(name, builder.info)
     splits, sizes = {}, {}
     for split, expr in adapter.splits.items():
         ds = builder.as_dataset(split=expr, shuffle_files=False)
         splits[split] = ds.map(adapter.to_canonical, num_parallel_calls=tf.data.AUTOTUNE)
-        sizes[split] = int(builder.info.splits[expr].num_examples)
+        try:
+            sizes[split] = int(builder.info.splits[expr].num_examples)
+        except KeyError:  # no split metadata (a mocked builder): count once
+            sizes[split] = int(ds.reduce(0, lambda count, _: count + 1))
     features = builder.info.features
     names = tuple(features["label"].names) if "label" in features else ()
     if not names and "objects" in features:

@@ -1,0 +1,173 @@
+"""Data sources, the pipeline, augmentation and the checks before the first step."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from builder import load_spec, load_spec_text
+from tasks import make_task
+from tasks.data import DataError, load_source
+from tasks.data.augment import augment
+from tasks.data.checks import check_data
+from tasks.data.pipeline import Pipeline
+from tasks.data.sources import from_builder
+from tests.conftest import SMALL_SHAPES, SPECS
+
+MOCKED = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "fashion_mnist": (28, 28, 1),
+          "oxford_iiit_pet": None, "voc": None}
+
+
+@pytest.mark.parametrize("name", sorted(MOCKED))
+def test_catalogue_mapping_with_mock_data(name):
+    with tfds.testing.mock_data(num_examples=3, policy=tfds.testing.MockPolicy.USE_CODE):
+        source = from_builder(name, tfds.builder(name, data_dir="/nonexistent"))
+        ex = next(iter(source.splits["train"]))
+    assert ex["image"].dtype == tf.uint8 and ex["image"].shape.rank == 3
+    assert source.image_shape == MOCKED[name]
+    assert ex["label"].dtype == tf.int64
+    if name == "oxford_iiit_pet":
+        assert set(np.unique(ex["mask"].numpy())) <= {0, 1, 2}
+    if name == "voc":
+        assert ex["boxes"].shape[-1] == 4 and ex["boxes"].shape[0] == ex["box_labels"].shape[0]
+        area = (ex["bbox"][2] - ex["bbox"][0]) * (ex["bbox"][3] - ex["bbox"][1])
+        areas = (ex["boxes"][:, 2] - ex["boxes"][:, 0]) * (ex["boxes"][:, 3] - ex["boxes"][:, 1])
+        assert float(area) == pytest.approx(float(tf.reduce_max(areas)))
+
+
+def test_catalogue_dataset_feeds_classification_pipeline():
+    spec = load_spec(SPECS / "lenet5.yaml")
+    task = make_task(spec)
+    with tfds.testing.mock_data(num_examples=8, policy=tfds.testing.MockPolicy.USE_CODE):
+        source = from_builder("cifar10", tfds.builder("cifar10", data_dir="/nonexistent"))
+        notes = check_data(source, spec, task)
+        x, y = next(iter(Pipeline(source, task, spec, batch_size=4).train(0)))
+    assert x.shape == (4, 32, 32, 1) and y.shape == (4,)
+    assert "images converted from 3 to 1 channel(s)" in notes
+
+
+def test_offline_catalogue_error_says_how_to_prepare(tmp_path):
+    with pytest.raises(DataError) as info:
+        load_source("cifar10", str(tmp_path))
+    msg = str(info.value)
+    assert "not prepared in" in msg and "tfds build cifar10 --data_dir DIR" in msg
+    with pytest.raises(DataError, match="not a built-in dataset, a TFDS dataset or a folder"):
+        load_source("no_such_dataset_xyz", str(tmp_path))
+
+
+def test_shapes_is_a_real_tfds_dataset_and_generation_is_cached(data_dir):
+    from tasks.data import shapes  # noqa: F401  registers the builder
+    load_source(SMALL_SHAPES, data_dir)
+    info = [os.path.join(r, f) for r, _, fs in os.walk(os.path.join(data_dir, "shapes"))
+            for f in fs if f == "dataset_info.json"]
+    before = {p: os.path.getmtime(p) for p in info}
+    source = load_source(SMALL_SHAPES, data_dir)
+    assert {p: os.path.getmtime(p) for p in info} == before  # reused, not regenerated
+    assert source.sizes == {"train": 1600, "validation": 160, "test": 160}
+    ex = next(iter(source.splits["test"]))
+    assert set(ex) == {"image", "label", "bbox", "boxes", "box_labels", "mask"}
+
+
+def test_two_loads_with_one_seed_are_identical_and_seeds_differ(data_dir):
+    spec = load_spec(SPECS / "lenet5.yaml")
+    task = make_task(spec)
+    aug = {"hflip": True, "crop": 0.15, "brightness": 0.1}
+
+    def first_batch(seed):
+        source = load_source(SMALL_SHAPES, data_dir)
+        x, y = next(iter(Pipeline(source, task, spec, batch_size=16, seed=seed,
+                                  augment_settings=aug).train(epoch=1)))
+        return x.numpy(), y.numpy()
+
+    a, b, c = first_batch(3), first_batch(3), first_batch(4)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_resume_position_skips_exactly(data_dir):
+    spec = load_spec(SPECS / "lenet5.yaml")
+    source = load_source(SMALL_SHAPES, data_dir)
+    p = Pipeline(source, make_task(spec), spec, batch_size=16, seed=1)
+    full = [y.numpy() for _, y in p.train(2)]
+    resumed = [y.numpy() for _, y in p.train(2, skip_batches=5)]
+    assert len(resumed) == len(full) - 5
+    for a, b in zip(full[5:], resumed):
+        np.testing.assert_array_equal(a, b)
+
+
+def _mask_box(mask):
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    return ys.min() / h, xs.min() / w, (ys.max() + 1) / h, (xs.max() + 1) / w
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_augmented_boxes_still_enclose_their_masks(seed, data_dir):
+    source = load_source("shapes/multi:train=40,validation=8,test=8", data_dir)
+    settings = {"hflip": True, "vflip": True, "crop": 0.2}
+    for ex in source.splits["train"].take(5):
+        out = augment(ex, tf.constant([seed, 11], tf.int64), settings)
+        mask = out["mask"].numpy()[..., 0]
+        one_pixel = 1.0 / mask.shape[0]
+        for box, label in zip(out["boxes"].numpy(), out["box_labels"].numpy()):
+            pixels = mask == label + 1
+            if not pixels.any():
+                continue
+            # a shape's pixels of its class lie inside the union of that class's boxes;
+            # with one object of the class it is its own box
+            same = out["boxes"].numpy()[out["box_labels"].numpy() == label]
+            if len(same) > 1:
+                continue
+            ymin, xmin, ymax, xmax = _mask_box(pixels)
+            assert box[0] <= ymin + one_pixel and box[1] <= xmin + one_pixel
+            assert box[2] >= ymax - one_pixel and box[3] >= xmax - one_pixel
+
+
+def test_checks_name_dataset_split_and_field(data_dir):
+    source = load_source(SMALL_SHAPES, data_dir)
+    spec = load_spec_text("name: t\ninput: {shape: [16, 16, 4]}\nlayers: [flatten]\n"
+                          "head: {task: classification, classes: 4}\n")
+    with pytest.raises(DataError, match=r"dataset shapes/single:.*split train, field image: 3 "
+                                        r"channels cannot feed the spec's 4"):
+        check_data(source, spec, make_task(spec))
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=3"])
+    with pytest.raises(DataError, match="has 4 classes but the spec's head.classes is 3"):
+        check_data(source, spec, make_task(spec))
+
+
+def test_folder_of_class_subfolders(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        for i in range(30):
+            Image.fromarray(rng.integers(0, 255, (12, 10, 3), dtype=np.uint8)).save(
+                tmp_path / cls / f"{i}.png")
+    source = load_source(str(tmp_path))
+    assert source.class_names == ("cat", "dog")
+    assert sum(source.sizes.values()) == 60 and source.sizes["train"] > 40
+    ex = next(iter(source.splits["train"]))
+    assert ex["image"].shape == (12, 10, 3) and ex["label"].dtype == tf.int64
+
+
+def test_folder_with_masks_and_boxes(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    rows = []
+    for i in range(20):
+        img = np.zeros((8, 8, 3), np.uint8)
+        mask = np.zeros((8, 8), np.uint8)
+        mask[2:5, 3:7] = 1
+        Image.fromarray(img).save(tmp_path / "images" / f"{i}.png")
+        Image.fromarray(mask).save(tmp_path / "masks" / f"{i}.png")
+        rows.append(f"{i}.png,0,0.25,0.375,0.625,0.875")
+    (tmp_path / "boxes.csv").write_text("file,class,ymin,xmin,ymax,xmax\n" + "\n".join(rows))
+    source = load_source(str(tmp_path))
+    ex = next(iter(source.splits["train"]))
+    assert ex["mask"].shape == (8, 8, 1) and int(tf.reduce_sum(tf.cast(ex["mask"], tf.int32))) == 12
+    np.testing.assert_allclose(ex["bbox"].numpy(), [0.25, 0.375, 0.625, 0.875])
+    (tmp_path / "masks" / "3.png").unlink()
+    with pytest.raises(DataError, match="field mask: no mask for"):
+        load_source(str(tmp_path))
