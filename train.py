@@ -96,8 +96,11 @@ class Trainer:
         self.xla = not self.args.no_xla
         self._step = None
 
-    def run_step(self, x, y) -> float:
-        """One step; on the first, an XLA compilation failure falls back, loudly."""
+    def run_step(self, x, y):
+        """One step, returning the loss tensor (not read: see LossWindow).
+
+        On the first step an XLA compilation failure falls back to no XLA, loudly.
+        """
         import tensorflow as tf
 
         from trainer.step import make_train_step
@@ -124,7 +127,7 @@ class Trainer:
             self.write_run_json()
             self.progress.say(f"XLA: {'on' if self.xla else 'off'}")
             return loss
-        return float(self._step(x, y))
+        return self._step(x, y)
 
     def evaluate(self, split: str) -> dict:
         return self.task.evaluate(self.predict, self.pipeline, split)

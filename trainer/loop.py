@@ -34,41 +34,78 @@ class Preemption:
         signal.signal(signal.SIGTERM, self._old)
 
 
+LOSS_WINDOW = 16  # steps between reads of the loss (each read waits for the device)
+
+
+class LossWindow:
+    """Loss tensors of recent steps, read in one go: a read per step would stall the device.
+
+    `flush` reads them in order and returns the finite ones; a non-finite loss raises
+    Stop naming its step (or, under mixed_float16, counts as a skipped step until
+    too many in a row). It is flushed before every checkpoint, so nothing
+    non-finite is ever saved.
+    """
+
+    def __init__(self, t):
+        self.t, self.pending, self.first_step, self.skipped = t, [], 0, 0
+
+    def add(self, loss, step_number: int) -> None:
+        if not self.pending:
+            self.first_step = step_number
+        self.pending.append(loss)
+
+    def flush(self) -> list:
+        values, pending = [], self.pending
+        self.pending = []
+        for i, tensor in enumerate(pending):
+            value = float(tensor)
+            if math.isfinite(value):
+                self.skipped = 0
+                values.append(value)
+                continue
+            self.skipped += 1
+            if self.t.precision != "mixed_float16" or self.skipped > MAX_SKIPPED_STEPS:
+                raise Stop(1, _nan_message(value, self.first_step + i, self.t))
+        return values
+
+
 def train_loop(t) -> None:
     """Runs from the checkpointed position to the last epoch. `t` is a `train.Trainer`."""
     ck, progress = t.checkpoints, t.progress
     epochs, steps = t.spec.train["epochs"], t.steps_per_epoch
     preemption = Preemption()
-    skipped_in_a_row = 0
+    window = LossWindow(t)
     try:
         while int(ck.epoch.numpy()) < epochs:
             epoch = int(ck.epoch.numpy())
-            first = int(ck.step_in_epoch.numpy())
+            first = done = int(ck.step_in_epoch.numpy())
+            step_number = int(ck.step.numpy())
             dataset = t.strategy.experimental_distribute_dataset(
                 t.pipeline.train(epoch, first).with_options(_sharding()))
             progress.start_epoch(epoch + 1, first)
             start, losses = time.time(), []
             for x, y in dataset:
-                if first + len(losses) >= steps:
+                if done >= steps:
                     break
-                loss = t.run_step(x, y)
-                ck.step.assign_add(1)
-                ck.step_in_epoch.assign_add(1)
-                if not math.isfinite(loss):
-                    skipped_in_a_row += 1
-                    if t.precision != "mixed_float16" or skipped_in_a_row > MAX_SKIPPED_STEPS:
-                        raise Stop(1, _nan_message(loss, ck, t))
-                    continue  # the loss-scale optimizer skipped this step
-                skipped_in_a_row = 0
-                losses.append(loss)
-                progress.step(first + len(losses), loss)
-                if int(ck.step.numpy()) % t.spec.train["checkpoint_every"] == 0:
+                step_number += 1
+                done += 1
+                window.add(t.run_step(x, y), step_number)
+                due = step_number % t.spec.train["checkpoint_every"] == 0
+                if due or preemption.requested or len(window.pending) >= LOSS_WINDOW:
+                    losses += window.flush()
+                    ck.step.assign(step_number)
+                    ck.step_in_epoch.assign(done)
+                    if losses:
+                        progress.step(done, losses[-1])
+                if due or preemption.requested:
                     ck.save()
                 if preemption.requested:
-                    ck.save()
-                    raise Stop(EXIT_PREEMPTED, f"SIGTERM: saved step {int(ck.step.numpy())} to "
+                    raise Stop(EXIT_PREEMPTED, f"SIGTERM: saved step {step_number} to "
                                f"{t.rundir.checkpoints}; run the same command to resume")
-            _end_epoch(t, epoch, start, losses)
+            losses += window.flush()
+            ck.step.assign(step_number)
+            ck.step_in_epoch.assign(done)
+            _end_epoch(t, epoch, start, losses, done - first)
     finally:
         preemption.close()
 
@@ -80,18 +117,19 @@ def _sharding():
     return options
 
 
-def _nan_message(loss, ck, t) -> str:
+def _nan_message(loss, step: int, t) -> str:
+    ck = t.checkpoints
     last = ck.last.latest_checkpoint or "none yet"
-    return (f"loss is {loss} at step {int(ck.step.numpy())} (epoch {int(ck.epoch.numpy()) + 1}, "
-            f"batch {int(ck.step_in_epoch.numpy())}): training stopped. Nothing was saved after "
+    return (f"loss is {loss} at step {step} (epoch {int(ck.epoch.numpy()) + 1}): training "
+            f"stopped. Nothing was saved after "
             f"the fault; the last checkpoint is {last}. Lower the learning rate, or check the "
             "data for invalid values.")
 
 
-def _end_epoch(t, epoch: int, start: float, losses: list) -> None:
+def _end_epoch(t, epoch: int, start: float, losses: list, steps_run: int) -> None:
     ck = t.checkpoints
     wall = time.time() - start
-    images = len(losses) * t.global_batch
+    images = steps_run * t.global_batch
     row = {"epoch": epoch + 1, "step": int(ck.step.numpy()),
            "loss": sum(losses) / max(len(losses), 1)}
     if t.has_validation:

@@ -37,6 +37,17 @@ def make_train_step(model, task, optimizer, strategy, global_batch: int, penalty
         optimizer.apply(grads, variables)
         return loss
 
+    if replicas == 1:
+        # One replica needs no all-reduce: the whole step, the optimizer's update
+        # included, is one compiled program (as Keras `fit` compiles it).
+        @tf.function(jit_compile=xla)
+        def single(x, y):
+            loss, grads = gradients(x, y)
+            optimizer.apply(grads, variables)
+            return loss
+
+        return lambda x, y: strategy.run(single, args=(x, y))
+
     @tf.function
     def step(x, y):
         per_replica = strategy.run(replica_step, args=(x, y))

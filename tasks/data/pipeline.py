@@ -1,4 +1,4 @@
-"""The input pipeline: prepare -> cache -> shuffle -> augment -> (x, y) -> batch -> prefetch.
+"""The input pipeline: prepare -> cache -> shuffle -> batch -> augment -> (x, y) -> prefetch.
 
 Preparation (resize to the spec's input, channel conversion) is deterministic
 and cached; shuffling and augmentation are seeded per epoch, so an epoch's
@@ -13,6 +13,7 @@ from .augment import augment
 from .sources import DataError, Source
 
 SHUFFLE_BUFFER = 10_000
+MAX_OBJECTS = 24  # box lists are padded (with -1) to this length so examples batch
 
 
 def normalize(x, input_section: dict):
@@ -52,7 +53,10 @@ class Pipeline:
         if "image" not in ex:
             return ex
         h, w, c = self.input["shape"]
-        out = dict(ex)
+        # Only what the task reads travels on (less to cache, nothing extra to augment).
+        out = {k: v for k, v in ex.items() if k == "image" or k in self.task.needs}
+        if "boxes" in out:
+            out.update(_pad_boxes(out["boxes"], out.get("box_labels")))
         image = ex["image"]
         have = image.shape[-1]
         if have == 3 and c == 1:
@@ -61,7 +65,7 @@ class Pipeline:
             image = tf.image.grayscale_to_rgb(image)
         if image.shape[0] != h or image.shape[1] != w:
             image = tf.cast(tf.clip_by_value(tf.image.resize(image, [h, w]), 0, 255), tf.uint8)
-            if "mask" in ex:
+            if "mask" in out:
                 out["mask"] = tf.image.resize(ex["mask"], [h, w], method="nearest")
         out["image"] = tf.ensure_shape(image, [h, w, c])
         return out
@@ -75,29 +79,45 @@ class Pipeline:
         ds = self.prepared("train")
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=self.seed * 1000 + epoch,
                         reshuffle_each_iteration=False)
+        ds = ds.batch(self.batch_size, drop_remainder=True)
         if self.augment and "image" in ds.element_spec:
-            base = tf.constant([self.seed, epoch], tf.int64)
+            run = self.seed * 1_000_003 + epoch
+            # Batches are numbered before the skip, so a resumed epoch gets the same seeds.
             ds = ds.enumerate().map(
-                lambda i, ex: augment(ex, tf.stack([base[0] * 1_000_003 + base[1], i]),
+                lambda i, ex: augment(ex, tf.stack([tf.constant(run, tf.int64), i]),
                                       self.augment),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        ds = ds.map(self._to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        ds = ds.batch(self.batch_size, drop_remainder=True)
         if skip_batches:
             ds = ds.skip(skip_batches)
+        ds = ds.map(self._to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)
 
     def eval(self, split: str):
-        ds = self.prepared(split).map(self._to_xy, num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.batch(self.batch_size).prefetch(tf.data.AUTOTUNE)
+        ds = self.prepared(split).batch(self.batch_size)
+        return ds.map(self._to_xy, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def raw(self, split: str):
-        """Prepared canonical examples with the model input added (for task evaluation)."""
+        """Batches of prepared canonical examples with the model input `x` added."""
         def add_x(ex):
             out = dict(ex)
             out["x"] = self._to_xy(ex)[0]
             return out
-        return self.prepared(split).map(add_x).batch(self.batch_size)
+        return self.prepared(split).batch(self.batch_size).map(add_x)
+
+    def sample_images(self, split: str, count: int):
+        """Up to `count` prepared raw images (0..255) of a split, e.g. for int8 calibration."""
+        ds = self.prepared(split).take(count).batch(count)
+        return next(iter(ds))["image"]
 
     def steps_per_epoch(self) -> int:
         return self.source.sizes.get("train", 0) // self.batch_size
+
+
+def _pad_boxes(boxes, labels):
+    """Pads (or cuts) a box list to MAX_OBJECTS rows; padding is -1, its labels -1."""
+    n = tf.minimum(tf.shape(boxes)[0], MAX_OBJECTS)
+    pad = MAX_OBJECTS - n
+    out = {"boxes": tf.pad(boxes[:n], [[0, pad], [0, 0]], constant_values=-1.0)}
+    if labels is not None:
+        out["box_labels"] = tf.pad(labels[:n], [[0, pad]], constant_values=-1)
+    return out

@@ -1,0 +1,28 @@
+"""Build time: ResNet-152 from its spec against keras.applications.ResNet152."""
+from __future__ import annotations
+
+import time
+
+from .common import Row
+
+
+def _timed(fn) -> float:
+    import keras
+    keras.backend.clear_session()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def build_rows(quick: bool) -> list:
+    import keras
+
+    from builder import build_model, load_spec
+    spec = load_spec("specs/resnet152.yaml")
+    ours, ref = [], []
+    for _ in range(1 if quick else 3):  # alternated, best of each
+        ours.append(_timed(lambda: build_model(spec)))
+        ref.append(_timed(lambda: keras.applications.ResNet152(weights=None)))
+    # A time: lower is better, so the ratio is reference / ours (>= 0.8 means within 1.25x).
+    return [Row("build ResNet-152 (spec vs keras.applications)", "s/build", min(ours), min(ref),
+                "ratio = ours / reference; lower time is better")]

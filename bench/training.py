@@ -1,0 +1,124 @@
+"""Training throughput: the trainer's step against Keras `fit`, XLA on against off,
+and the real input pipeline against the same tensors in memory."""
+from __future__ import annotations
+
+from .common import Row, alternate, in_memory
+
+MODELS = {"LeNet-5": ("specs/lenet5.yaml", []),
+          "ResNet-18 64x64": ("specs/resnet18.yaml", ["input.shape=[64, 64, 3]",
+                                                      "head.classes=4"])}
+
+
+def _setup(path, overrides, batch):
+    import keras
+    import tensorflow as tf
+
+    from builder import load_spec
+    from tasks import make_task
+    from tasks.data import load_source
+    from tasks.data.pipeline import Pipeline
+    spec = load_spec(path, overrides + [f"train.batch_size={batch}"])
+    task = make_task(spec)
+    source = load_source("shapes")
+    pipe = Pipeline(source, task, spec, batch_size=batch, seed=0)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    keras.utils.set_random_seed(0)
+    return spec, task, source, pipe, strategy
+
+
+def _trainer_step(spec, task, strategy, batch, xla):
+    from builder import build_model
+    from trainer.optim import make_optimizer
+    from trainer.step import make_train_step
+    with strategy.scope():
+        model = build_model(spec)
+        opt = make_optimizer(spec.train, 100, "float32")
+        opt.build(model.trainable_variables)
+    return make_train_step(model, task, opt, strategy, batch, None, xla)
+
+
+def _trainer_rate(step, dataset, batch, steps):
+    it = iter(dataset)
+
+    def one():
+        x, y = next(it)
+        return step(x, y)  # the trainer reads losses in windows (trainer/loop.py)
+
+    def timed():
+        import time
+        start = time.perf_counter()
+        for i in range(steps):
+            loss = one()
+            if i % 16 == 15:
+                float(loss)
+        float(loss)
+        return batch * steps / (time.perf_counter() - start)
+    for _ in range(3):
+        float(one())  # compile
+    return timed
+
+
+def _fit_rate(spec, task, dataset, batch, steps, xla):
+    import keras
+
+    from builder import build_model
+    from trainer.optim import make_optimizer
+    keras.utils.set_random_seed(0)
+    model = build_model(spec)
+    model.compile(optimizer=make_optimizer(spec.train, 100, "float32"), loss=task.loss,
+                  jit_compile=xla)
+    model.fit(dataset, epochs=1, steps_per_epoch=3, verbose=0)  # compile
+
+    def once():
+        import time
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+        return batch * steps / (time.perf_counter() - start)
+    return once
+
+
+def training_rows(quick: bool) -> list:
+    rows = []
+    for name, (path, overrides) in MODELS.items():
+        batch = 32
+        steps = (20 if "ResNet" in name else 100) // (4 if quick else 1)
+        rounds = 1 if quick else 3
+        spec, task, source, pipe, strategy = _setup(path, overrides, batch)
+        data = in_memory(pipe.train(0), 8)
+        ours = _trainer_rate(_trainer_step(spec, task, strategy, batch, True), data, batch, steps)
+        fit = _fit_rate(spec, task, data, batch, steps, True)
+        a, b = alternate(ours, fit, rounds)
+        rows.append(Row(f"train {name}: trainer vs Keras fit (XLA)", "img/s", a, b))
+        no_xla = _trainer_rate(_trainer_step(spec, task, strategy, batch, False), data, batch,
+                               steps)
+        a, b = alternate(ours, no_xla, rounds)
+        rows.append(Row(f"train {name}: XLA on vs off", "img/s", a, b))
+    return rows
+
+
+def pipeline_rows(quick: bool) -> list:
+    """Training fed by the real pipeline against the same batches held in memory.
+
+    Two rows per model: the pipeline as training runs it (decoded once and cached,
+    augmented every epoch) and with decoding on every pass (cache off).
+    """
+    from tasks.data.pipeline import Pipeline
+    batch, steps = 32, (40 if quick else 150)
+    aug = {"hflip": True, "crop": 0.1, "brightness": 0.1}
+    rows = []
+    for name, path in (("small CNN 64x64", "specs/small_cnn.yaml"),
+                       ("LeNet-5 32x32 gray", "specs/lenet5.yaml")):
+        spec, task, source, _, strategy = _setup(path, [], batch)
+        step = _trainer_step(spec, task, strategy, batch, False)
+        for cached in (True, False):
+            live = Pipeline(source, task, spec, batch_size=batch, seed=0, cache=cached,
+                            augment_settings=aug)
+            if cached:
+                for _ in live.prepared("train"):
+                    pass  # fill the cache, as the first epoch does
+            real = _trainer_rate(step, live.train(1).repeat(), batch, steps)
+            memory = _trainer_rate(step, in_memory(live.train(1), 16), batch, steps)
+            a, b = alternate(real, memory, 1 if quick else 3)
+            how = "cached + augment" if cached else "decode + augment"
+            rows.append(Row(f"input pipeline ({how}) vs in memory, {name}", "img/s", a, b))
+    return rows
