@@ -1,13 +1,15 @@
 """A tiny arithmetic language for spec arguments: `$filters * 4`, `$blocks - 1`.
 
-It knows numbers, `$name` references and `+ - * / //` with parentheses.
+It knows numbers, quoted strings, `$name` references and `+ - * / //` with
+parentheses; `+` also joins strings (`$skip + "_up"`, for derived layer ids).
 Nothing is ever passed to `eval`; a string that does not parse is an error.
 """
 from __future__ import annotations
 
 import re
 
-_TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*/()]))")
+_TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*/()])"
+                    r"|\"([^\"]*)\"|'([^']*)')")
 
 
 class ExprError(ValueError):
@@ -26,8 +28,10 @@ def _tokens(text: str):
         m = _TOKEN.match(text, pos)
         if not m:
             raise ExprError(f"cannot read {text[pos:].strip()!r} in expression {text!r}")
-        num, name, op = m.groups()
-        if num is not None:
+        num, name, op, dq, sq = m.groups()
+        if dq is not None or sq is not None:
+            out.append(("str", dq if dq is not None else sq))
+        elif num is not None:
             out.append(("num", float(num) if "." in num else int(num)))
         elif name is not None:
             out.append(("name", name))
@@ -80,7 +84,7 @@ def _unary(tokens, pos, env, text):
         if pos >= len(tokens) or tokens[pos] != ("op", ")"):
             raise ExprError(f"missing ')' in expression {text!r}")
         return value, pos + 1
-    if kind == "num":
+    if kind in ("num", "str"):
         return tok, pos + 1
     if kind == "name":
         if tok not in env:
@@ -92,6 +96,8 @@ def _unary(tokens, pos, env, text):
 
 
 def _arith(op, a, b, text):
+    if op == "+" and isinstance(a, str) and isinstance(b, str):
+        return a + b
     for v in (a, b):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ExprError(f"arithmetic on a non-number ({v!r}) in {text!r}")

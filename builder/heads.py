@@ -33,6 +33,7 @@ class HeadType:
     doc: str
     args: tuple
     layers: Callable  # (args, body_shape, input_shape) -> list[HeadLayer]
+    check: Callable = lambda args: []  # args -> [(argument, message)] for bad combinations
 
 
 HEADS: dict[str, HeadType] = {}
@@ -69,6 +70,21 @@ _register(HeadType(
     (Arg("loss", enum("none", "mse", "mae"), "none", "loss, if trained directly"),),
     lambda a, body, inp: []))
 
+def _check_classification(a) -> list:
+    """Output activation, loss and label format must fit together."""
+    problems = []
+    if a["activation"] == "softmax" and a["classes"] == 1:
+        problems.append(("activation", "softmax over one unit always outputs 1; use "
+                         "activation: sigmoid with loss: binary_cross_entropy"))
+    elif a["activation"] == "softmax" and a["loss"] == "binary_cross_entropy":
+        problems.append(("loss", "binary_cross_entropy needs independent outputs: set "
+                         "activation: sigmoid, or use loss: cross_entropy"))
+    if a["activation"] == "sigmoid" and a["loss"] == "cross_entropy":
+        problems.append(("loss", "sigmoid outputs are trained with binary_cross_entropy; "
+                         "cross_entropy expects a softmax over classes"))
+    return problems
+
+
 _register(HeadType(
     "classification", "one label per image: softmax (or sigmoid for multi-label) over classes",
     (Arg("classes", POS_INT, doc="number of classes"),
@@ -79,7 +95,8 @@ _register(HeadType(
      Arg("project", BOOL, True, "add the dense output layer (false: the body ends with "
          "`classes` features, as in Network-in-Network)")),
     lambda a, body, inp: _pool_layers(a["pool"], body) + _dropout(a["dropout"])
-    + _class_output(a, body)))
+    + _class_output(a, body), _check_classification))
+
 
 
 def _class_output(a, body):

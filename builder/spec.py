@@ -314,7 +314,11 @@ def _head(raw, top, env, sink) -> dict:
     if hasattr(value, "value_where"):
         rest = merge(value, {})
         rest.pop("task")
+    n_errors = len(sink.errors)
     args = check_args(rest, HEADS[task].args, w, "head", sink, env, what=f"the {task} head")
+    if len(sink.errors) == n_errors:
+        for arg, message in HEADS[task].check(args):
+            sink.add(where_of(value, arg, w).at(f"head.{arg}"), message)
     return {"task": task, **args}
 
 

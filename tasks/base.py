@@ -27,6 +27,10 @@ class Task:
         """The training target `y` for one canonical example (TensorFlow ops)."""
         raise NotImplementedError
 
+    def pair(self, x):
+        """The target when it is the input itself (autoencoders); None otherwise."""
+        return None
+
     def check_source(self, source) -> None:
         """Raises DataError when the dataset cannot feed this task."""
         spec = source.splits["train"].element_spec

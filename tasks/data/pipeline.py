@@ -72,7 +72,8 @@ class Pipeline:
 
     def _to_xy(self, ex):
         x = ex["features"] if "features" in ex else normalize(ex["image"], self.input)
-        return x, self.task.targets(ex)
+        y = self.task.targets(ex)
+        return x, (self.task.pair(x) if y is None else y)
 
     def train(self, epoch: int, skip_batches: int = 0):
         """One epoch of training batches; `skip_batches` resumes within the epoch."""

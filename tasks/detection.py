@@ -1,0 +1,124 @@
+"""One-stage grid detection (YOLO-style): per cell objectness, box and class.
+
+Each object is assigned to the grid cell holding its centre. Per cell the head
+predicts [objectness, x, y, w, h, class logits...] (raw); x and y are the centre's
+offset within the cell, w and h the box size, all through a sigmoid. Decoding
+keeps confident cells and applies non-maximum suppression; the metric is
+mAP@0.5 over the split.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .base import Task
+from .boxes import average_precision
+
+COORD_WEIGHT, NOOBJ_WEIGHT = 5.0, 0.5  # YOLO's weights for box terms and empty cells
+
+
+class Detection(Task):
+    name = "detection"
+    needs = ("boxes", "box_labels")
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.classes = self.head["classes"]
+        self.grid = self.output_shapes[self.outputs[0]][:2]
+
+    def check_source(self, source):
+        super().check_source(source)
+        self.check_classes(source, self.classes)
+
+    def targets(self, example):
+        """Batched boxes [B, N, 4] yxyx (padding -1) -> grid targets [B, S, S, 5 + C]."""
+        boxes, labels = example["boxes"], tf.cast(example["box_labels"], tf.int32)
+        gh, gw = self.grid
+        valid = labels >= 0
+        cy = (boxes[..., 0] + boxes[..., 2]) / 2
+        cx = (boxes[..., 1] + boxes[..., 3]) / 2
+        gy = tf.clip_by_value(tf.cast(cy * gh, tf.int32), 0, gh - 1)
+        gx = tf.clip_by_value(tf.cast(cx * gw, tf.int32), 0, gw - 1)
+        values = tf.concat([
+            tf.ones_like(cy)[..., None],
+            (cx * gw - tf.cast(gx, tf.float32))[..., None],
+            (cy * gh - tf.cast(gy, tf.float32))[..., None],
+            (boxes[..., 3] - boxes[..., 1])[..., None],
+            (boxes[..., 2] - boxes[..., 0])[..., None],
+            tf.one_hot(tf.maximum(labels, 0), self.classes)], -1)
+        batch = tf.shape(boxes)[0]
+        b = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(gy))
+        index = tf.stack([b, gy, gx], -1)
+        return tf.tensor_scatter_nd_update(
+            tf.zeros([batch, gh, gw, 5 + self.classes]), tf.boolean_mask(index, valid),
+            tf.boolean_mask(values, valid))
+
+    def loss(self, y_true, y_pred):
+        y_pred = tf.cast(y_pred, tf.float32)
+        obj = y_true[..., 0]
+        obj_loss = keras.losses.binary_crossentropy(obj[..., None], y_pred[..., :1],
+                                                    from_logits=True)
+        weight = obj + NOOBJ_WEIGHT * (1 - obj)
+        box = tf.reduce_sum(tf.square(tf.sigmoid(y_pred[..., 1:5]) - y_true[..., 1:5]), -1)
+        cls = keras.losses.categorical_crossentropy(y_true[..., 5:], y_pred[..., 5:],
+                                                    from_logits=True)
+        per_cell = weight * obj_loss + obj * (COORD_WEIGHT * box + cls)
+        return tf.reduce_sum(per_cell, [1, 2])
+
+    def make_metrics(self):
+        return [keras.metrics.BinaryAccuracy(name="objectness_accuracy", threshold=0.0)]
+
+    def update_metrics(self, metrics, y_true, y_pred):
+        metrics[0].update_state(y_true[..., :1], tf.cast(y_pred[..., :1], tf.float32))
+
+    def primary_metric(self):
+        return "map50", "max"
+
+    def evaluate(self, predict, pipeline, split):
+        """Loss and mAP@0.5 over the split (boxes decoded with NMS, as `predict` gives)."""
+        out = super().evaluate(predict, pipeline, split)
+        detections, truths = [], []
+        for batch in pipeline.raw(split):
+            for item, boxes, labels in zip(self.decode(predict(batch["x"])),
+                                           batch["boxes"].numpy(), batch["box_labels"].numpy()):
+                keep = labels >= 0
+                truths.append((boxes[keep], labels[keep]))
+                detections.append((np.array([d["box"] for d in item["objects"]]).reshape(-1, 4),
+                                   np.array([d["score"] for d in item["objects"]]),
+                                   np.array([d["class"] for d in item["objects"]])))
+        out["map50"] = average_precision(detections, truths, self.classes, 0.5)
+        return out
+
+    def decode_tensors(self, y_pred):
+        """Raw grid -> (boxes yxyx [B, K, 4], scores [B, K], classes [B, K], count [B])."""
+        y = tf.cast(y_pred, tf.float32)
+        gh, gw = self.grid
+        gy, gx = tf.meshgrid(tf.range(gh, dtype=tf.float32), tf.range(gw, dtype=tf.float32),
+                             indexing="ij")
+        xy = tf.sigmoid(y[..., 1:3])
+        wh = tf.sigmoid(y[..., 3:5])
+        cx, cy = (gx + xy[..., 0]) / gw, (gy + xy[..., 1]) / gh
+        boxes = tf.stack([cy - wh[..., 1] / 2, cx - wh[..., 0] / 2,
+                          cy + wh[..., 1] / 2, cx + wh[..., 0] / 2], -1)
+        scores = tf.sigmoid(y[..., :1]) * tf.nn.softmax(y[..., 5:])
+        batch = tf.shape(y)[0]
+        nms = tf.image.combined_non_max_suppression(
+            tf.reshape(boxes, [batch, -1, 1, 4]), tf.reshape(scores, [batch, -1, self.classes]),
+            max_output_size_per_class=self.head["max_boxes"],
+            max_total_size=self.head["max_boxes"], iou_threshold=self.head["iou_threshold"],
+            score_threshold=self.head["score_threshold"], clip_boxes=True)
+        return (nms.nmsed_boxes, nms.nmsed_scores, tf.cast(nms.nmsed_classes, tf.int32),
+                nms.valid_detections)
+
+    def decode(self, y_pred, class_names=()):
+        boxes, scores, classes, count = (t.numpy() for t in self.decode_tensors(y_pred))
+        out = []
+        for b, s, c, n in zip(boxes, scores, classes, count):
+            objects = [{"class": int(c[i]), "score": float(s[i]),
+                        "box": [float(v) for v in b[i]]} for i in range(n)]
+            if class_names:
+                for o in objects:
+                    o["name"] = class_names[o["class"]]
+            out.append({"objects": objects, "box_format": "ymin,xmin,ymax,xmax"})
+        return out

@@ -1,0 +1,70 @@
+"""Semantic segmentation: a class per pixel; cross-entropy, soft Jaccard and Dice losses."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .base import Task
+from .data.sources import DataError
+
+SMOOTH = 1.0
+
+
+def soft_overlap(y_true, y_pred, classes: int, kind: str):
+    """Per-example 1 - Dice or 1 - Jaccard (soft IoU), averaged over classes."""
+    onehot = tf.one_hot(tf.cast(y_true, tf.int32), classes)
+    axes = [1, 2]
+    inter = tf.reduce_sum(onehot * y_pred, axes)
+    total = tf.reduce_sum(onehot, axes) + tf.reduce_sum(y_pred, axes)
+    if kind == "dice":
+        score = (2 * inter + SMOOTH) / (total + SMOOTH)
+    else:
+        score = (inter + SMOOTH) / (total - inter + SMOOTH)
+    return 1.0 - tf.reduce_mean(score, -1)
+
+
+class Segmentation(Task):
+    name = "segmentation"
+    needs = ("mask",)
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.classes = self.head["classes"]
+
+    def check_source(self, source):
+        super().check_source(source)
+        if source.mask_classes and source.mask_classes > self.classes:
+            raise DataError(f"dataset {source.name}, field mask: masks hold {source.mask_classes}"
+                            f" classes (background included) but head.classes is "
+                            f"{self.classes}: set --set head.classes={source.mask_classes}")
+
+    def targets(self, example):
+        return tf.cast(example["mask"][..., 0], tf.int32)
+
+    def loss(self, y_true, y_pred):
+        y_pred = tf.cast(y_pred, tf.float32)
+        kind = self.head["loss"]
+        out = 0.0
+        if kind.startswith("cross_entropy"):
+            out += tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y_true, y_pred),
+                                  [1, 2])
+        if kind.endswith("dice"):
+            out += soft_overlap(y_true, y_pred, self.classes, "dice")
+        if kind.endswith("jaccard"):
+            out += soft_overlap(y_true, y_pred, self.classes, "jaccard")
+        return out
+
+    def make_metrics(self):
+        return [keras.metrics.MeanIoU(self.classes, name="mean_iou", sparse_y_true=True,
+                                      sparse_y_pred=False),
+                keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")]
+
+    def primary_metric(self):
+        return "mean_iou", "max"
+
+    def decode(self, y_pred, class_names=()):
+        masks = np.argmax(np.asarray(y_pred), -1)
+        return [{"mask_shape": list(m.shape),
+                 "class_pixels": {int(c): int((m == c).sum()) for c in np.unique(m)}}
+                for m in masks]
