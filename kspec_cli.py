@@ -29,14 +29,11 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     from builder.cli import add_commands as builder_commands
     builder_commands(sub, common)
-    for module in ("train", "trainer.commands", "export.cli"):
-        try:
-            mod = __import__(module, fromlist=["add_commands"])
-        except ImportError as exc:
-            if exc.name and exc.name.split(".")[0] in ("train", "trainer", "export"):
-                continue  # that home is not present in this checkout
-            raise
-        mod.add_commands(sub, common)
+    import export.cli
+    import train
+    import trainer.commands
+    for module in (train, trainer.commands, export.cli):
+        module.add_commands(sub, common)
     return parser
 
 

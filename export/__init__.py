@@ -1,0 +1,1 @@
+"""Export a trained run: SavedModel, TFLite (with quantization), .keras, ONNX; each verified."""

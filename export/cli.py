@@ -1,0 +1,194 @@
+"""`kspec export RUN_DIR --format savedmodel|tflite|keras|onnx [--quantize ...] [--out PATH]`.
+
+Writes each artifact under a temporary name and renames it into place, verifies it
+in a fresh process against the Keras model on real samples, prints a table
+(format, size, difference or agreement, latency per image), writes the manifest
+last, and exits 1 if any check fails.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+
+EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
+SAMPLES = 64
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    if os.path.isdir(path):
+        for root, _, files in sorted(os.walk(path)):
+            for f in sorted(files):
+                with open(os.path.join(root, f), "rb") as fh:
+                    h.update(os.path.relpath(os.path.join(root, f), path).encode())
+                    h.update(fh.read())
+    else:
+        with open(path, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()
+
+
+def _size(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
+    return os.path.getsize(path)
+
+
+def keras_latency(model, x) -> float:
+    import numpy as np
+    one = x[:1]
+    model(one, training=False)
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        model(one, training=False)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def export_run(run_dir: str, formats, quantize: str, out: str | None) -> tuple[list, bool]:
+    """Exports and verifies; returns (rows, all passed)."""
+    import numpy as np
+
+    from tasks import make_task
+    from tasks.data import load_source
+    from tasks.data.pipeline import Pipeline, normalize
+    from trainer.run_loader import load_run
+
+    from .formats import write_keras, write_onnx
+    from .savedmodel import write_savedmodel
+    from .serving import outputs_for
+    from .tflite import name_outputs, write_tflite
+    from .verify import compare, run_child
+
+    run = load_run(run_dir)
+    task = make_task(run.spec)
+    out = out or os.path.join(run_dir, "exports")
+    os.makedirs(out, exist_ok=True)
+    source = load_source(run.info.get("dataset", "shapes"), run.info.get("data_dir"))
+    pipe = Pipeline(source, task, run.spec, batch_size=SAMPLES, cache=False)
+    split = "test" if "test" in source.splits else "validation"
+    raw = np.asarray(pipe.sample_images(split, SAMPLES))
+    names = tuple(run.info.get("class_names", ()))
+    x = normalize(raw, run.spec.input).numpy()
+    y = run.model(x, training=False)
+    rows, ok = [], True
+    for fmt in formats:
+        levels = ([quantize] if quantize != "all" else ["none", "float16", "dynamic", "int8"]) \
+            if fmt == "tflite" else ["none"]
+        for q in levels:
+            row = {"format": fmt if q == "none" else f"{fmt}-{q}"}
+            try:
+                if fmt == "savedmodel":
+                    path = write_savedmodel(run.model, run.spec, task, names,
+                                            os.path.join(out, "savedmodel"))
+                    got, latency, modules = run_child("savedmodel", path, raw)
+                    ref = {k: np.asarray(v) for k, v in outputs_for(task, y, False).items()}
+                elif fmt == "tflite":
+                    path = os.path.join(out, f"model_{'float32' if q == 'none' else q}.tflite")
+                    rep = np.asarray(pipe.sample_images("train", 100)) if q == "int8" else None
+                    names = write_tflite(run.model, run.spec, task, q, path, rep)
+                    got, latency, modules = run_child("tflite", path, raw)
+                    got = name_outputs(got, names)
+                    ref = {k: np.asarray(v) for k, v in outputs_for(task, y, True).items()}
+                elif fmt == "keras":
+                    import keras
+                    path = write_keras(run.model, os.path.join(out, "model.keras"))
+                    loaded = keras.saving.load_model(path, safe_mode=True)
+                    got = {"out": np.asarray(_first(loaded(x, training=False)))}
+                    ref, latency, modules = {"out": np.asarray(_first(y))}, keras_latency(loaded, x), []
+                else:
+                    path = write_onnx(run.model, run.spec, os.path.join(out, "model.onnx"))
+                    got, ref, latency, modules = None, None, float("nan"), []
+                if got is not None:
+                    passed, measure, value = (compare(task, q, got, ref) if fmt != "keras" else
+                                              _exact(got["out"], ref["out"]))
+                else:
+                    passed, measure, value = True, "not verified (no ONNX runtime)", float("nan")
+                leaked = sorted({"builder", "tasks", "export", "trainer"} & set(modules))
+                if leaked:
+                    passed, measure = False, f"child imported {leaked}"
+                row.update(path=path, bytes=_size(path), sha256=_sha256(path), measure=measure,
+                           value=value, passed=passed, latency_ms=latency * 1000)
+            except Exception as exc:  # a failed export is a failed row, reported, never hidden
+                row.update(passed=False, measure="error", value=float("nan"),
+                           error=str(exc).strip().splitlines()[-1][:300] if str(exc) else
+                           type(exc).__name__)
+            ok &= row["passed"]
+            rows.append(row)
+    rows.append({"format": "keras model(x)", "latency_ms": keras_latency(run.model, x) * 1000,
+                 "passed": True})
+    write_manifest(out, run, rows)
+    return rows, ok
+
+
+def _first(y):
+    return next(iter(y.values())) if isinstance(y, dict) else y
+
+
+def _exact(a, b):
+    import numpy as np
+    diff = float(np.max(np.abs(a - b)))
+    return diff <= 1e-6, "max abs. diff", diff
+
+
+def write_manifest(out: str, run, rows) -> None:
+    import keras
+    import tensorflow as tf
+
+    from trainer.atomic import write_text
+    manifest = {"run": os.path.abspath(run.path), "weights": run.weights,
+                "spec_sha256": run.info.get("spec_sha256"),
+                "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                             "keras": keras.__version__},
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "artifacts": [{k: v for k, v in r.items()} for r in rows if "path" in r]}
+    existing = os.path.join(out, "manifest.json")
+    if os.path.exists(existing):  # keep entries of formats not exported this time
+        with open(existing) as fh:
+            old = json.load(fh).get("artifacts", [])
+        now = {a["path"] for a in manifest["artifacts"]}
+        manifest["artifacts"] = [a for a in old if a["path"] not in now
+                                 and os.path.exists(a["path"])] + manifest["artifacts"]
+    write_text(existing, json.dumps(manifest, indent=1, default=str) + "\n")
+
+
+def print_table(rows) -> None:
+    print(f"{'format':18s} {'size':>10s}  {'check':24s} {'value':>10s}  {'ms/image':>9s}  result")
+    for r in rows:
+        size = f"{r['bytes'] / 1e6:.2f} MB" if "bytes" in r else ""
+        value = f"{r['value']:.3g}" if isinstance(r.get("value"), float) else ""
+        result = "ok" if r["passed"] else f"FAILED {r.get('error', '')}"
+        print(f"{r['format']:18s} {size:>10s}  {r.get('measure', ''):24s} {value:>10s}  "
+              f"{r.get('latency_ms', float('nan')):9.3f}  {result}")
+
+
+def cmd_export(args) -> int:
+    from tasks.data import DataError
+    from trainer.run_loader import RunError
+    formats = ["savedmodel", "tflite", "keras"] if args.format == "all" else [args.format]
+    if args.quantize != "none" and formats != ["tflite"] and args.format != "all":
+        print("kspec export: --quantize applies to --format tflite", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        rows, ok = export_run(args.run_dir, formats, args.quantize, args.out)
+    except (RunError, DataError) as exc:
+        print(f"kspec export: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print_table(rows)
+    return 0 if ok else EXIT_FAILED
+
+
+def add_commands(sub, common) -> None:
+    p = sub.add_parser("export", help="write and verify deployment artifacts")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--format", required=True,
+                   choices=["savedmodel", "tflite", "keras", "onnx", "all"])
+    p.add_argument("--quantize", default="none",
+                   choices=["none", "float16", "dynamic", "int8", "all"])
+    p.add_argument("--out", default=None, help="default: RUN_DIR/exports/")
+    p.set_defaults(func=cmd_export)
