@@ -157,6 +157,19 @@ def write_manifest(out: str, run, rows) -> None:
     write_text(existing, json.dumps(manifest, indent=1, default=str) + "\n")
 
 
+def check_manifest(folder: str) -> list[str]:
+    """Problems with the artifacts a manifest lists: missing, resized or changed files."""
+    with open(os.path.join(folder, "manifest.json")) as fh:
+        artifacts = json.load(fh)["artifacts"]
+    problems = []
+    for a in artifacts:
+        if not os.path.exists(a["path"]):
+            problems.append(f"{a['path']}: missing")
+        elif _size(a["path"]) != a["bytes"] or _sha256(a["path"]) != a["sha256"]:
+            problems.append(f"{a['path']}: differs from the manifest (size or sha256)")
+    return problems
+
+
 def print_table(rows) -> None:
     print(f"{'format':18s} {'size':>10s}  {'check':24s} {'value':>10s}  {'ms/image':>9s}  result")
     for r in rows:

@@ -1,0 +1,101 @@
+"""Every format round-trips and verifies; interrupted and corrupted exports are detected."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tests.conftest import SPECS, run, train_cmd
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("run")
+    res = run(train_cmd(SPECS / "lenet5.yaml", out, data_dir, "--epochs", "2", "--no-xla"))
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(trained):
+    from export.cli import export_run
+    rows, ok = export_run(str(trained), ["savedmodel", "tflite", "keras"], "all", None)
+    return rows, ok, trained / "exports"
+
+
+def test_every_format_exports_and_verifies(exported):
+    rows, ok, _ = exported
+    by_format = {r["format"]: r for r in rows}
+    assert ok, rows
+    assert set(by_format) >= {"savedmodel", "tflite", "tflite-float16", "tflite-dynamic",
+                              "tflite-int8", "keras", "keras model(x)"}
+    assert by_format["savedmodel"]["value"] <= 1e-5
+    assert by_format["tflite"]["value"] <= 1e-5
+    assert by_format["tflite-float16"]["value"] <= 1e-2
+    assert by_format["tflite-int8"]["measure"] == "top-1 agreement"
+    assert by_format["tflite-int8"]["value"] >= 0.98
+    assert by_format["tflite-int8"]["bytes"] <= 0.3 * by_format["tflite"]["bytes"]
+
+
+def test_savedmodel_runs_with_only_tensorflow(exported, tmp_path):
+    """A subprocess that imports nothing of kspec loads and runs the SavedModel."""
+    from export.verify import run_child
+    _, _, folder = exported
+    x = np.zeros((2, 32, 32, 1), np.uint8)
+    outs, _, modules = run_child("savedmodel", str(folder / "savedmodel"), x)
+    assert not {"builder", "tasks", "export", "trainer"} & set(modules)
+    assert outs["probabilities"].shape == (2, 10) and outs["class_ids"].dtype == np.int32
+    assert (folder / "savedmodel" / "assets" / "labels.txt").read_text().split() == [
+        "circle", "square", "triangle", "diamond"]
+
+
+def test_manifest_lists_artifacts_and_detects_corruption(exported, tmp_path):
+    import shutil
+
+    from export.cli import check_manifest
+    from export.verify import run_child
+    _, _, folder = exported
+    copy = tmp_path / "exports"
+    shutil.copytree(folder, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for a in manifest["artifacts"]:
+        a["path"] = a["path"].replace(str(folder), str(copy))
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert check_manifest(str(copy)) == []
+    tfl = copy / "model_float32.tflite"
+    tfl.write_bytes(tfl.read_bytes()[: tfl.stat().st_size // 2])  # a torn file
+    assert check_manifest(str(copy)) == [f"{tfl}: differs from the manifest (size or sha256)"]
+    with pytest.raises(RuntimeError, match="fresh process failed"):
+        run_child("tflite", str(tfl), np.zeros((1, 32, 32, 1), np.uint8))
+
+
+def test_interrupted_write_keeps_the_previous_artifact(tmp_path):
+    from trainer.atomic import atomic_path
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"previous")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(str(target), suffix=".tflite") as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(b"half a mod")
+            raise KeyboardInterrupt  # the writer dies half-way
+    assert target.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["model.tflite"]  # no temporary left behind
+    folder = tmp_path / "savedmodel"
+    folder.mkdir()
+    (folder / "saved_model.pb").write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(str(folder)) as tmp:
+            os.makedirs(tmp)
+            raise RuntimeError("converter crashed")
+    assert (folder / "saved_model.pb").read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["model.tflite", "savedmodel"]
+
+
+def test_export_cli_table_and_exit_codes(trained):
+    res = run(["kspec", "export", str(trained), "--format", "keras"])
+    assert res.returncode == 0, res.stderr
+    assert "keras" in res.stdout and "ok" in res.stdout
+    bad = run(["kspec", "export", str(trained) + "_missing", "--format", "tflite"])
+    assert bad.returncode == 2 and "not a run directory" in bad.stderr
