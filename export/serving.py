@@ -13,17 +13,26 @@ from tasks.data.pipeline import normalize
 
 
 def serving_function(model, spec, task, for_tflite: bool = False):
+    """SavedModel: uint8 images of any size, resized in the graph. TFLite: the spec's
+    size exactly (a fixed-size input needs no resize op on the device)."""
     shape = list(spec.input["shape"])
+    image_input = len(shape) == 3
 
     def serve(image):
-        x = tf.image.resize(tf.cast(image, tf.float32), shape[:2]) if len(shape) == 3 else image
-        if len(shape) == 3:
+        x = image
+        if image_input:
+            x = tf.cast(image, tf.float32)
+            if not for_tflite:
+                x = tf.image.resize(x, shape[:2])
             x = normalize(x, spec.input)
         y = model(x, training=False)
         return outputs_for(task, y, for_tflite)
 
-    dtype = tf.uint8 if len(shape) == 3 else tf.float32
-    signature = tf.TensorSpec([None] + shape, dtype, name="image")
+    if image_input:
+        size = shape[:2] if for_tflite else [None, None]
+        signature = tf.TensorSpec([None] + size + shape[2:], tf.uint8, name="image")
+    else:
+        signature = tf.TensorSpec([None] + shape, tf.float32, name="features")
     return tf.function(serve, input_signature=[signature])
 
 

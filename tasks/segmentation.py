@@ -65,6 +65,6 @@ class Segmentation(Task):
 
     def decode(self, y_pred, class_names=()):
         masks = np.argmax(np.asarray(y_pred), -1)
-        return [{"mask_shape": list(m.shape),
+        return [{"mask": m.tolist(),
                  "class_pixels": {int(c): int((m == c).sum()) for c in np.unique(m)}}
                 for m in masks]
