@@ -7,6 +7,7 @@ that need it, so `kspec check` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -38,6 +39,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)

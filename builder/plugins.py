@@ -6,6 +6,8 @@ never names code; only the command line or the Python API does.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 _loaded: set = set()
 
@@ -15,6 +17,9 @@ class PluginError(Exception):
 
 
 def load_plugins(names) -> None:
+    """Imports each named module (from the working directory or the Python path)."""
+    if names and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # console scripts leave the working directory out
     for name in names:
         if name in _loaded:
             continue

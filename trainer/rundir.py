@@ -38,8 +38,12 @@ class RunDir:
             write_text(self.file("run.json"), json.dumps(info, indent=1) + "\n")
 
     def read_run_json(self) -> dict:
-        with open(self.file("run.json")) as fh:
-            return json.load(fh)
+        """The recorded run info, or {} when there is none (yet)."""
+        try:
+            with open(self.file("run.json")) as fh:
+                return json.load(fh)
+        except (OSError, ValueError):
+            return {}
 
     def append_metrics(self, row: dict) -> None:
         if self.chief:
