@@ -22,3 +22,32 @@ def test_bench_quick_produces_every_row(tmp_path):
     for r in rows:
         assert set(r) == {"what", "unit", "ours", "reference", "ratio"}
         assert r["ours"] > 0 and r["reference"] > 0
+
+
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("jax") is None,
+                    reason="the GPU benchmark runs Keras on JAX; JAX is not installed")
+def test_gpu_benchmark_runs_on_jax_without_tensorflow():
+    """The GPU figure's code path, tiny, on whatever device JAX has (the CPU here)."""
+    import os
+    code = ("import sys, runpy\n"
+            "sys.argv = ['bench.gpu', '--batch', '2', '--image', '32', '--steps', '1', "
+            "'--rounds', '1']\n"
+            "runpy.run_module('bench.gpu', run_name='__main__')\n")
+    code = code.replace("runpy.run_module('bench.gpu', run_name='__main__')\n",
+                        "try:\n    runpy.run_module('bench.gpu', run_name='__main__')\n"
+                        "except SystemExit:\n    pass\n"
+                        "print('tensorflow' in sys.modules)\n")
+    env_backup = os.environ.get("KERAS_BACKEND")
+    os.environ["KERAS_BACKEND"] = "jax"
+    try:
+        res = run([sys.executable, "-c", code], timeout=600)
+    finally:
+        if env_backup is None:
+            os.environ.pop("KERAS_BACKEND")
+        else:
+            os.environ["KERAS_BACKEND"] = env_backup
+    assert res.returncode == 0, res.stderr[-2000:]
+    lines = res.stdout.strip().splitlines()
+    row = json.loads(lines[-2])
+    assert row["unit"] == "img/s" and row["ours"] > 0 and row["reference"] > 0
+    assert lines[-1] == "False"
