@@ -76,34 +76,31 @@ register_layer(LayerType(
     primary="filters"))
 
 
-def _pad_infer(a, shapes):
-    (s,) = shapes
-    rank(s, 3, "zeropad")
-    (t, b), (l, r) = a["padding"]
-    return Inferred((None if s[0] is None else s[0] + t + b,
-                     None if s[1] is None else s[1] + l + r, s[2]))
+def _border_infer(key: str, sign: int, layer: str):
+    """Adds (zeropad, sign 1) or removes (crop, sign -1) rows and columns at the borders."""
+    def infer(a, shapes):
+        (s,) = shapes
+        rank(s, 3, layer)
+        (t, b), (l, r) = a[key]
+        h = None if s[0] is None else s[0] + sign * (t + b)
+        w = None if s[1] is None else s[1] + sign * (l + r)
+        if (h is not None and h <= 0) or (w is not None and w <= 0):
+            raise ShapeMismatch(f"cropping {a[key]} leaves nothing of {fmt(s)}")
+        return Inferred((h, w, s[2]))
+    return infer
 
 
 register_layer(LayerType(
     "zeropad", "pads height and width with zeros",
-    (Arg("padding", PADDING2D, doc="rows/columns of zeros on each side"),), _pad_infer,
+    (Arg("padding", PADDING2D, doc="rows/columns of zeros on each side"),),
+    _border_infer("padding", 1, "zeropad"),
     lambda a, name: keras().layers.ZeroPadding2D(a["padding"], name=name), primary="padding"))
-
-
-def _crop_infer(a, shapes):
-    (s,) = shapes
-    rank(s, 3, "crop")
-    (t, b), (l, r) = a["cropping"]
-    h = None if s[0] is None else s[0] - t - b
-    w = None if s[1] is None else s[1] - l - r
-    if (h is not None and h <= 0) or (w is not None and w <= 0):
-        raise ShapeMismatch(f"cropping {a['cropping']} leaves nothing of {fmt(s)}")
-    return Inferred((h, w, s[2]))
 
 
 register_layer(LayerType(
     "crop", "removes rows and columns at the borders",
-    (Arg("cropping", PADDING2D, doc="rows/columns removed on each side"),), _crop_infer,
+    (Arg("cropping", PADDING2D, doc="rows/columns removed on each side"),),
+    _border_infer("cropping", -1, "crop"),
     lambda a, name: keras().layers.Cropping2D(a["cropping"], name=name), primary="cropping"))
 
 

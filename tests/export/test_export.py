@@ -99,3 +99,24 @@ def test_export_cli_table_and_exit_codes(trained):
     assert "keras" in res.stdout and "ok" in res.stdout
     bad = run(["kspec", "export", str(trained) + "_missing", "--format", "tflite"])
     assert bad.returncode == 2 and "not a run directory" in bad.stderr
+
+
+def test_predict_draw_and_embed_on_a_trained_run(trained, tmp_path):
+    """kspec predict writes pictures; kspec embed cuts the model at a named layer."""
+    from tasks.data.shapes_draw import DrawSettings, draw_example
+    from PIL import Image
+    images = tmp_path / "in"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(draw_example("test", i, DrawSettings())["image"]).save(images / f"{i}.png")
+    inputs = sorted(str(p) for p in images.iterdir())
+    pred = run(["kspec", "predict", str(trained), *inputs, "--draw", str(tmp_path / "pics")])
+    assert pred.returncode == 0, pred.stderr
+    lines = [json.loads(x) for x in pred.stdout.splitlines()]
+    assert [x["input"] for x in lines] == inputs and all("name" in x for x in lines)
+    pics = sorted(os.listdir(tmp_path / "pics"))
+    assert len(pics) == 3 and Image.open(tmp_path / "pics" / pics[0]).size == (128, 128)
+    out = tmp_path / "features.npy"
+    emb = run(["kspec", "embed", str(trained), *inputs, "--layer", "dense6", "--out", str(out)])
+    assert emb.returncode == 0, emb.stderr
+    assert np.load(out).shape == (3, 84)
