@@ -2,8 +2,9 @@
 
     python export/child.py savedmodel PATH SAMPLES.npy OUT.npz
     python export/child.py tflite PATH SAMPLES.npy OUT.npz
+    python export/child.py onnx PATH SAMPLES.npy OUT.npz
 
-It imports only TensorFlow (SavedModel) or only ai-edge-litert (TFLite), never
+It imports only TensorFlow (SavedModel), ai-edge-litert (TFLite) or onnxruntime, never
 kspec, so it proves the artifact stands alone. It writes the outputs for the
 samples, the single-image latency, and the top-level modules it imported.
 """
@@ -53,10 +54,25 @@ def run_tflite(path, x):
     return {k: np.concatenate(v) for k, v in outs.items()}, float(np.median(times[1:] or times))
 
 
+def run_onnx(path, x):
+    import onnxruntime
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    names = [o.name for o in session.get_outputs()]
+    outs = dict(zip(names, session.run(None, {name: x})))
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        session.run(None, {name: x[:1]})
+        times.append(time.perf_counter() - start)
+    return outs, float(np.median(times))
+
+
 def main():
     kind, path, samples, out = sys.argv[1:5]
     x = np.load(samples)
-    outs, latency = (run_savedmodel if kind == "savedmodel" else run_tflite)(path, x)
+    runner = {"savedmodel": run_savedmodel, "tflite": run_tflite, "onnx": run_onnx}[kind]
+    outs, latency = runner(path, x)
     modules = sorted({m.split(".")[0] for m in sys.modules})
     np.savez(out, **outs)
     print(json.dumps({"latency_s": latency, "modules": modules}))

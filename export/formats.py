@@ -14,14 +14,16 @@ def write_keras(model, target: str) -> str:
     return target
 
 
-def write_onnx(model, spec, target: str) -> str:
+def write_onnx(model, spec, task, target: str) -> str:
+    """The serving function (uint8 image in, named outputs) as ONNX, through tf2onnx."""
     try:
         import tf2onnx
     except ImportError:
-        raise MissingExtra("ONNX export needs tf2onnx and onnx: pip install -e \".[onnx]\"") \
+        raise MissingExtra("ONNX export needs the onnx extra: pip install -e \".[onnx]\"") \
             from None
-    import tensorflow as tf
-    signature = [tf.TensorSpec([None] + list(spec.input["shape"]), tf.float32, name="input")]
+    from .serving import serving_function
+    # The fixed-size form (as for TFLite): detection gives its raw grid, no NMS op.
+    fn = serving_function(model, spec, task, for_tflite=True)
     with atomic_path(target, suffix=".onnx") as tmp:
-        tf2onnx.convert.from_keras(model, input_signature=signature, output_path=tmp)
+        tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, output_path=tmp)
     return target

@@ -50,7 +50,8 @@ def test_googlenet_and_alexnet_sizes():
 
 
 @pytest.mark.parametrize("name, app, size", [
-    ("vgg16", "VGG16", 64), ("resnet50", "ResNet50", 64), ("resnet152", "ResNet152", None)])
+    ("vgg16", "VGG16", 64), ("resnet50", "ResNet50", 64), ("vgg19", "VGG19", None),
+    ("resnet101", "ResNet101", None), ("resnet152", "ResNet152", None)])
 def test_keras_weight_compatibility(name, app, size):
     """Same weight arrays in the same order; copying Keras's weights in gives its outputs."""
     import keras

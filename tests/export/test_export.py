@@ -120,3 +120,12 @@ def test_predict_draw_and_embed_on_a_trained_run(trained, tmp_path):
     emb = run(["kspec", "embed", str(trained), *inputs, "--layer", "dense6", "--out", str(out)])
     assert emb.returncode == 0, emb.stderr
     assert np.load(out).shape == (3, 84)
+
+
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("tf2onnx") is None,
+                    reason="ONNX export is the optional extra: pip install -e '.[onnx]'")
+def test_onnx_exports_and_verifies_with_onnxruntime(trained):
+    from export.cli import export_run
+    rows, ok = export_run(str(trained), ["onnx"], "none", None)
+    (row,) = [r for r in rows if r["format"] == "onnx"]
+    assert ok and row["value"] <= 1e-5, row
