@@ -20,13 +20,14 @@ class Classification(Task):
 
     def check_source(self, source):
         super().check_source(source)
-        self.check_classes(source, 1 if self.classes == 1 else self.classes)
+        # One sigmoid unit is binary: it fits a two-class dataset.
+        self.check_classes(source, 2 if self.classes == 1 else self.classes)
 
     def targets(self, example):
         label = example["label"]
         if self.multi_label:  # one unit: binary; several: one-hot of the label
             if self.classes == 1:
-                return tf.cast(tf.reshape(label, [1]), tf.float32)
+                return tf.cast(label[..., None], tf.float32)
             return tf.one_hot(label, self.classes)
         return label
 

@@ -108,6 +108,7 @@ def train_loop(t) -> None:
             _end_epoch(t, epoch, start, losses, done - first)
     finally:
         preemption.close()
+        t.rundir.plot_curves()  # once, at the end (or when the run stops early)
 
 
 def _sharding():
@@ -150,4 +151,3 @@ def _end_epoch(t, epoch: int, start: float, losses: list, steps_run: int) -> Non
         ck.best.assign(value)
         ck.save_best()
     ck.save()
-    t.rundir.plot_curves()

@@ -94,3 +94,14 @@ def test_lenet_learns_shapes_and_writes_the_run_directory(tmp_path, data_dir):
     import keras
     model = keras.saving.load_model(d / "model.keras", safe_mode=True)
     assert model.count_params() == 61_706
+
+
+def test_mlp_learns_xor(tmp_path, data_dir):
+    """The perceptron's limit and the MLP's answer: XOR with one hidden layer (sigmoid head)."""
+    res = run(train_cmd(SPECS / "mlp_xor.yaml", tmp_path / "xor", data_dir, data="xor"))
+    assert res.returncode == 0, res.stderr
+    np.save(tmp_path / "x.npy", np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32))
+    pred = run(["kspec", "predict", str(tmp_path / "xor"), str(tmp_path / "x.npy")])
+    assert pred.returncode == 0, pred.stderr
+    answers = [json.loads(line)["positive"] for line in pred.stdout.splitlines()]
+    assert answers == [False, True, True, False]
