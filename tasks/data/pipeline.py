@@ -81,16 +81,19 @@ class Pipeline:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=self.seed * 1000 + epoch,
                         reshuffle_each_iteration=False)
         ds = ds.batch(self.batch_size, drop_remainder=True)
-        if self.augment and "image" in ds.element_spec:
-            run = self.seed * 1_000_003 + epoch
-            # Batches are numbered before the skip, so a resumed epoch gets the same seeds.
-            ds = ds.enumerate().map(
-                lambda i, ex: augment(ex, tf.stack([tf.constant(run, tf.int64), i]),
-                                      self.augment),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        # Batches are numbered before the skip, so a resumed epoch gets the same seeds;
+        # augmentation and (x, y) are one map: one stage, one hand-off between threads.
+        ds = ds.enumerate()
         if skip_batches:
             ds = ds.skip(skip_batches)
-        ds = ds.map(self._to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        run = self.seed * 1_000_003 + epoch
+        augmenting = bool(self.augment) and "image" in ds.element_spec[1]
+
+        def to_xy(i, ex):
+            if augmenting:
+                ex = augment(ex, tf.stack([tf.constant(run, tf.int64), i]), self.augment)
+            return self._to_xy(ex)
+        ds = ds.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)
 
     def eval(self, split: str):
