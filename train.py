@@ -199,11 +199,20 @@ def run(args) -> int:
     t.rundir.write_spec(spec)
     if not resumed:
         t.write_run_json()
+    import tensorflow as tf
     try:
         train_loop(t)
     except Stop as stop:
         print(f"kspec train: {stop}", file=sys.stderr)
         return stop.code
+    except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError,
+            tf.errors.CancelledError) as exc:
+        if t.replicas == 1 or "multiworker" not in t.strategy_name.lower():
+            raise
+        print(f"kspec train: a worker was lost ({type(exc).__name__}); training stopped at "
+              f"step {int(t.checkpoints.step.numpy())}. Restart every worker with the same "
+              "command to resume from the last checkpoint.", file=sys.stderr)
+        return 1
     return finish(t)
 
 

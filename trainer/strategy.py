@@ -59,8 +59,10 @@ def _multiworker():
     resolver = None
     if "TF_CONFIG" not in os.environ:
         resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
+    # A collective whose peer died would wait forever: time out, so the survivors stop.
     comm = tf.distribute.experimental.CommunicationOptions(
-        implementation=tf.distribute.experimental.CommunicationImplementation.RING)
+        implementation=tf.distribute.experimental.CommunicationImplementation.RING,
+        timeout_seconds=float(os.environ.get("KSPEC_COLLECTIVE_TIMEOUT", "300")))
     strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver,
                                                          communication_options=comm)
     return strategy, f"MultiWorkerMirroredStrategy({strategy.num_replicas_in_sync} replicas)"

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, final_weights, run, train_cmd
+from tests.conftest import ROOT, SMALL_SHAPES, final_weights, run, train_cmd
 
 pytestmark = pytest.mark.slow
 # SGD, not Adam (its first steps amplify round-off near zero gradients), and a smooth
@@ -74,3 +74,41 @@ def test_multiworker_two_processes_on_loopback(tmp_path, data_dir, one_replica):
     info = json.loads((tmp_path / "run.json").read_text())
     assert info["replicas"] == 2 and info["strategy"].startswith("MultiWorker"), info
     assert_same_weights(final_weights(tmp_path), one_replica)
+
+
+def test_lost_worker_stops_the_survivor_and_a_restart_resumes(tmp_path, data_dir):
+    """Kill one of two workers: the other stops cleanly (no hang), and both restarted resume."""
+    import signal
+    import time
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    extra = ["--seed", "5", "--epochs", "2", "--batch-size", "32", "--strategy", "multiworker",
+             "--set", "train.checkpoint_every=5"]
+
+    def start(i):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KSPEC_COLLECTIVE_TIMEOUT": "20",
+               "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
+                                        "task": {"type": "worker", "index": i}})}
+        return subprocess.Popen(train_cmd(MODEL, tmp_path, data_dir, *extra), cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    from tasks.data import load_source
+    load_source(SMALL_SHAPES, data_dir)  # prepared once, as a cluster shares prepared data
+    procs = [start(0), start(1)]
+    pointer = tmp_path / "checkpoints" / "last" / "checkpoint"
+    deadline = time.time() + 300
+    while not pointer.exists():
+        assert time.time() < deadline
+        for p in procs:
+            assert p.poll() is None, p.communicate()[1][-3000:]
+        time.sleep(0.05)
+    procs[1].send_signal(signal.SIGKILL)
+    procs[1].wait()
+    _, err = procs[0].communicate(timeout=200)  # no hang past the collective timeout
+    assert procs[0].returncode == 1, err[-3000:]
+    assert "a worker was lost" in err, err[-3000:]
+    workers[:] = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    procs = [start(0), start(1)]
+    outs = [p.communicate(timeout=400) for p in procs]
+    for p, (_, e) in zip(procs, outs):
+        assert p.returncode == 0, e[-3000:]
+    assert (tmp_path / "model.keras").exists()
