@@ -143,7 +143,10 @@ class Trainer:
 
     def resume(self) -> bool:
         from trainer.strategy import OptionError
-        if not self.args.resume or not self.checkpoints.latest_to_resume():
+        if not self.args.resume:  # --restart: the new run's metrics start a fresh log
+            self.rundir.truncate_metrics(0)
+            return False
+        if not self.checkpoints.latest_to_resume():
             return False
         recorded = self.rundir.read_run_json().get("model_sha256")
         if recorded and recorded != model_hash(self.spec):

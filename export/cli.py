@@ -50,63 +50,86 @@ def keras_latency(model, x) -> float:
     return float(np.median(times))
 
 
-def export_run(run_dir: str, formats, quantize: str, out: str | None) -> tuple[list, bool]:
-    """Exports and verifies; returns (rows, all passed)."""
+class _Context:
+    """What every format's export and check needs: the run, its task, samples, outputs."""
+
+    def __init__(self, run_dir: str, out: str | None):
+        import numpy as np
+
+        from tasks import make_task
+        from tasks.data import load_source
+        from tasks.data.pipeline import Pipeline, normalize
+        from trainer.run_loader import load_run
+        self.run = load_run(run_dir)
+        self.task = make_task(self.run.spec)
+        self.out = out or os.path.join(run_dir, "exports")
+        os.makedirs(self.out, exist_ok=True)
+        info = self.run.info
+        source = load_source(info.get("dataset", "shapes"), info.get("data_dir"))
+        self.pipe = Pipeline(source, self.task, self.run.spec, batch_size=SAMPLES, cache=False)
+        split = "test" if "test" in source.splits else "validation"
+        self.raw = np.asarray(self.pipe.sample_images(split, SAMPLES))  # real samples
+        self.names = tuple(info.get("class_names", ()))
+        self.x = normalize(self.raw, self.run.spec.input).numpy()
+        self.y = self.run.model(self.x, training=False)
+
+    def reference(self, fixed_size: bool) -> dict:
+        import numpy as np
+
+        from .serving import outputs_for
+        return {k: np.asarray(v) for k, v in outputs_for(self.task, self.y, fixed_size).items()}
+
+
+def _write_and_run(fmt: str, q: str, c: _Context):
+    """Writes one artifact and runs it in a fresh process: (path, got, reference, latency,
+    modules the fresh process imported)."""
     import numpy as np
 
-    from tasks import make_task
-    from tasks.data import load_source
-    from tasks.data.pipeline import Pipeline, normalize
-    from trainer.run_loader import load_run
-
-    from .formats import MissingExtra, write_keras, write_onnx
+    from .formats import write_keras, write_onnx
     from .savedmodel import write_savedmodel
-    from .serving import outputs_for
     from .tflite import name_outputs, write_tflite
-    from .verify import compare, run_child
+    spec, model = c.run.spec, c.run.model
+    if fmt == "savedmodel":
+        path = write_savedmodel(model, spec, c.task, c.names, os.path.join(c.out, "savedmodel"))
+        return _with_child("savedmodel", path, c.raw, c.reference(False))
+    if fmt == "tflite":
+        path = os.path.join(c.out, f"model_{'float32' if q == 'none' else q}.tflite")
+        rep = np.asarray(c.pipe.sample_images("train", 100)) if q == "int8" else None
+        names = write_tflite(model, spec, c.task, q, path, rep)
+        path, got, ref, latency, modules = _with_child("tflite", path, c.raw, c.reference(True))
+        return path, name_outputs(got, names), ref, latency, modules
+    if fmt == "onnx":
+        path = write_onnx(model, spec, c.task, os.path.join(c.out, "model.onnx"))
+        return _with_child("onnx", path, c.raw, c.reference(True))
+    import keras
+    path = write_keras(model, os.path.join(c.out, "model.keras"))
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    got = {"out": np.asarray(_first(loaded(c.x, training=False)))}
+    return path, got, {"out": np.asarray(_first(c.y))}, keras_latency(loaded, c.x), []
 
-    run = load_run(run_dir)
-    task = make_task(run.spec)
-    out = out or os.path.join(run_dir, "exports")
-    os.makedirs(out, exist_ok=True)
-    source = load_source(run.info.get("dataset", "shapes"), run.info.get("data_dir"))
-    pipe = Pipeline(source, task, run.spec, batch_size=SAMPLES, cache=False)
-    split = "test" if "test" in source.splits else "validation"
-    raw = np.asarray(pipe.sample_images(split, SAMPLES))
-    names = tuple(run.info.get("class_names", ()))
-    x = normalize(raw, run.spec.input).numpy()
-    y = run.model(x, training=False)
+
+def _with_child(kind: str, path: str, raw, reference: dict):
+    from .verify import run_child
+    got, latency, modules = run_child(kind, path, raw)
+    return path, got, reference, latency, modules
+
+
+def export_run(run_dir: str, formats, quantize: str, out: str | None) -> tuple[list, bool]:
+    """Exports and verifies each format; returns (table rows, all passed)."""
+    from .formats import MissingExtra
+    from .verify import compare
+    c = _Context(run_dir, out)
     rows, ok = [], True
     for fmt in formats:
-        levels = ([quantize] if quantize != "all" else ["none", "float16", "dynamic", "int8"]) \
-            if fmt == "tflite" else ["none"]
+        levels = ["none"]
+        if fmt == "tflite":
+            levels = ["none", "float16", "dynamic", "int8"] if quantize == "all" else [quantize]
         for q in levels:
             row = {"format": fmt if q == "none" else f"{fmt}-{q}"}
             try:
-                if fmt == "savedmodel":
-                    path = write_savedmodel(run.model, run.spec, task, names,
-                                            os.path.join(out, "savedmodel"))
-                    got, latency, modules = run_child("savedmodel", path, raw)
-                    ref = {k: np.asarray(v) for k, v in outputs_for(task, y, False).items()}
-                elif fmt == "tflite":
-                    path = os.path.join(out, f"model_{'float32' if q == 'none' else q}.tflite")
-                    rep = np.asarray(pipe.sample_images("train", 100)) if q == "int8" else None
-                    names = write_tflite(run.model, run.spec, task, q, path, rep)
-                    got, latency, modules = run_child("tflite", path, raw)
-                    got = name_outputs(got, names)
-                    ref = {k: np.asarray(v) for k, v in outputs_for(task, y, True).items()}
-                elif fmt == "keras":
-                    import keras
-                    path = write_keras(run.model, os.path.join(out, "model.keras"))
-                    loaded = keras.saving.load_model(path, safe_mode=True)
-                    got = {"out": np.asarray(_first(loaded(x, training=False)))}
-                    ref, latency, modules = {"out": np.asarray(_first(y))}, keras_latency(loaded, x), []
-                else:
-                    path = write_onnx(run.model, run.spec, task, os.path.join(out, "model.onnx"))
-                    got, latency, modules = run_child("onnx", path, raw)
-                    ref = {k: np.asarray(v) for k, v in outputs_for(task, y, True).items()}
-                passed, measure, value = (compare(task, q, got, ref) if fmt != "keras" else
-                                          _exact(got["out"], ref["out"]))
+                path, got, ref, latency, modules = _write_and_run(fmt, q, c)
+                passed, measure, value = (_exact(got["out"], ref["out"]) if fmt == "keras"
+                                          else compare(c.task, q, got, ref))
                 leaked = sorted({"builder", "tasks", "export", "trainer"} & set(modules))
                 if leaked:
                     passed, measure = False, f"child imported {leaked}"
@@ -115,14 +138,14 @@ def export_run(run_dir: str, formats, quantize: str, out: str | None) -> tuple[l
             except MissingExtra:
                 raise
             except Exception as exc:  # a failed export is a failed row, reported, never hidden
+                text = str(exc).strip()
                 row.update(passed=False, measure="error", value=float("nan"),
-                           error=str(exc).strip().splitlines()[-1][:300] if str(exc) else
-                           type(exc).__name__)
+                           error=text.splitlines()[-1][:300] if text else type(exc).__name__)
             ok &= row["passed"]
             rows.append(row)
-    rows.append({"format": "keras model(x)", "latency_ms": keras_latency(run.model, x) * 1000,
+    rows.append({"format": "keras model(x)", "latency_ms": keras_latency(c.run.model, c.x) * 1000,
                  "passed": True})
-    write_manifest(out, run, rows)
+    write_manifest(c.out, c.run, rows)
     return rows, ok
 
 
