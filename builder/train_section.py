@@ -5,7 +5,7 @@ model here lets `kspec check` find a misspelt optimizer before anything runs.
 """
 from __future__ import annotations
 
-from .argtypes import BOOL, FLOAT, FLOATS, NONNEG_INT, POS_INT, RATE, SHAPE, Arg, enum
+from .argtypes import BOOL, FLOAT, FLOATS, NONNEG_INT, POS_INT, RATE, SHAPE, Arg
 from .check import check_args, key_where, where_of
 from .errors import ErrorSink, Where, did_you_mean, type_name
 

@@ -39,7 +39,7 @@ def convert(model, spec, task, quantize: str, representative=None):
     except Exception as exc:  # the converter raises ConverterError and others
         text = str(exc)
         ops = sorted({w for w in text.replace(",", " ").split() if w.startswith("tf.")})
-        raise FallbackOps(f"TFLite conversion with builtin ops only failed"
+        raise FallbackOps("TFLite conversion with builtin ops only failed"
                           + (f"; ops without a builtin: {', '.join(ops)}" if ops else
                              f": {text.strip().splitlines()[-1][:300]}")) from None
 

@@ -11,22 +11,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 
 import numpy as np
 
 CHILD = os.path.join(os.path.dirname(__file__), "child.py")
 TOLERANCE = {"none": 1e-5, "float16": 1e-2, "dynamic": 5e-2}
 INT8_AGREEMENT = 0.98
-
-
-@dataclass
-class Check:
-    passed: bool
-    measure: str
-    value: float
-    latency_s: float
-    modules: list
 
 
 def run_child(kind: str, path: str, samples: np.ndarray) -> tuple[dict, float, list]:

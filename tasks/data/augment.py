@@ -68,7 +68,7 @@ def _crop(ex, seed, fraction: float):
             b = ex[key]
             extra = [1] * (len(b.shape) - 2)  # [B, 4] or [B, N, 4]
 
-            def col(v):
+            def col(v, extra=extra):
                 return tf.reshape(v, [-1] + extra)
             moved = tf.stack([(b[..., 0] - col(y0)) * col(sy), (b[..., 1] - col(x0)) * col(sx),
                               (b[..., 2] - col(y0)) * col(sy), (b[..., 3] - col(x0)) * col(sx)],

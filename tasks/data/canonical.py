@@ -10,7 +10,6 @@
 A source provides what it has; a task states what it needs (`Task.needs`), and
 the check before the first step names what is missing.
 """
-FIELDS = ("image", "label", "bbox", "boxes", "box_labels", "mask")
 
 
 def largest_box_index(boxes):
