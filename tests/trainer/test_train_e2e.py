@@ -105,3 +105,20 @@ def test_mlp_learns_xor(tmp_path, data_dir):
     assert pred.returncode == 0, pred.stderr
     answers = [json.loads(line)["positive"] for line in pred.stdout.splitlines()]
     assert answers == [False, True, True, False]
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_and_checkpoints_the_loss_scale(tmp_path, data_dir, precision):
+    import tensorflow as tf
+    out = tmp_path / precision
+    res = run(train_cmd(SPECS / "small_cnn.yaml", out, data_dir, "--epochs", "1",
+                        "--steps-per-epoch", "10", "--precision", precision))
+    assert res.returncode == 0, res.stderr
+    assert json.loads((out / "run.json").read_text())["precision"] == precision
+    names = [n for n, _ in tf.train.list_variables(
+        tf.train.latest_checkpoint(str(out / "checkpoints" / "last")))]
+    has_scale = any("dynamic_scale" in n for n in names)
+    assert has_scale == (precision == "mixed_float16")  # float16 needs loss scaling
+    import keras
+    model = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    assert model.output.dtype == "float32"  # outputs stay float32
