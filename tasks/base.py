@@ -24,12 +24,10 @@ class Task:
 
     # -- data --------------------------------------------------------------------------
     def targets(self, example):
-        """The training target `y` for one canonical example (TensorFlow ops)."""
-        raise NotImplementedError
+        """The training target `y` for a batch of canonical examples (TensorFlow ops).
 
-    def pair(self, x):
-        """The target when it is the input itself (autoencoders); None otherwise."""
-        return None
+        None means the target is the model input itself (autoencoders)."""
+        raise NotImplementedError
 
     def check_source(self, source) -> None:
         """Raises DataError when the dataset cannot feed this task."""

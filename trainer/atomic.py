@@ -20,7 +20,10 @@ def atomic_path(target: str, suffix: str = ""):
     os.unlink(tmp)  # writers that refuse an existing path (Keras, SavedModel) create it
     try:
         yield tmp
-        os.replace(tmp, target) if not os.path.isdir(tmp) else _replace_dir(tmp, target)
+        if os.path.isdir(tmp):
+            _replace_dir(tmp, target)
+        else:
+            os.replace(tmp, target)
     finally:
         if os.path.isdir(tmp):
             import shutil

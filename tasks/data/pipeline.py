@@ -73,7 +73,7 @@ class Pipeline:
     def _to_xy(self, ex):
         x = ex["features"] if "features" in ex else normalize(ex["image"], self.input)
         y = self.task.targets(ex)
-        return x, (self.task.pair(x) if y is None else y)
+        return x, (x if y is None else y)  # None: the input is the target (autoencoders)
 
     def train(self, epoch: int, skip_batches: int = 0):
         """One epoch of training batches; `skip_batches` resumes within the epoch."""
