@@ -6,6 +6,8 @@ import os
 
 import tensorflow as tf
 
+from .slurm import SlurmError, slurm_cluster, slurm_tasks
+
 
 class OptionError(ValueError):
     """A command-line option that cannot be honoured here (exit 2)."""
@@ -26,9 +28,7 @@ def _cluster_workers() -> int:
             return len(json.loads(cfg).get("cluster", {}).get("worker", []))
         except ValueError:
             raise OptionError("TF_CONFIG is not valid JSON") from None
-    if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
-        return int(os.environ["SLURM_NTASKS"])
-    return 0
+    return slurm_tasks()
 
 
 def make_strategy(name: str):
@@ -56,9 +56,15 @@ def _multiworker():
     if _cluster_workers() < 1:
         raise OptionError("--strategy multiworker needs TF_CONFIG (or a Slurm job) describing "
                           "the cluster")
-    resolver = None
+    resolver = None  # TF_CONFIG: TensorFlow reads it itself
     if "TF_CONFIG" not in os.environ:
-        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
+        try:
+            workers, rank = slurm_cluster()
+        except SlurmError as exc:
+            raise OptionError(str(exc)) from None
+        resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+            tf.train.ClusterSpec({"worker": workers}), task_type="worker", task_id=rank,
+            rpc_layer="grpc")
     # A collective whose peer died would wait forever: time out, so the survivors stop.
     comm = tf.distribute.experimental.CommunicationOptions(
         implementation=tf.distribute.experimental.CommunicationImplementation.RING,

@@ -7,6 +7,7 @@ already be prepared in the data directory.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 
@@ -85,8 +86,30 @@ def _tfds(name: str, data_dir: str) -> Source:
                 "cannot download it. On a machine with network run\n"
                 f"    tfds build {tfds_name} --data_dir DIR\n"
                 "then copy DIR here and pass --data-dir DIR (or set TFDS_DATA_DIR).")
-        builder.download_and_prepare()  # the built-in set is drawn locally, no network
+        with _generation_lock(data_dir):
+            # Another process may have drawn it while this one waited: look again.
+            builder = tfds.builder(tfds_name, data_dir=data_dir, **kwargs)
+            if not _is_prepared(builder):
+                builder.download_and_prepare()  # drawn locally, no network
     return from_builder(name, builder)
+
+
+@contextlib.contextmanager
+def _generation_lock(data_dir: str):
+    """One process at a time draws the built-in set into a data directory.
+
+    TFDS writes into a temporary folder and renames it into place, so two workers
+    generating into one fresh directory would race on that rename; the lock makes the
+    later ones wait and then reuse what the first wrote.
+    """
+    import fcntl
+    os.makedirs(data_dir, exist_ok=True)
+    with open(os.path.join(data_dir, ".kspec-shapes.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def from_builder(name: str, builder) -> Source:

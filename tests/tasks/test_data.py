@@ -14,7 +14,7 @@ from tasks.data.augment import augment
 from tasks.data.checks import check_data
 from tasks.data.pipeline import Pipeline
 from tasks.data.sources import from_builder
-from tests.conftest import SMALL_SHAPES, SPECS
+from tests.conftest import ROOT, SMALL_SHAPES, SPECS
 
 MOCKED = {"mnist": (28, 28, 1), "cifar10": (32, 32, 3), "fashion_mnist": (28, 28, 1),
           "oxford_iiit_pet": None, "voc": None}
@@ -179,3 +179,21 @@ def test_folder_with_masks_and_boxes(tmp_path):
     (tmp_path / "masks" / "3.png").unlink()
     with pytest.raises(DataError, match="field mask: no mask for"):
         load_source(str(tmp_path))
+
+
+def test_workers_drawing_shapes_into_one_fresh_dir_wait_for_each_other(tmp_path):
+    # Real processes started together: without the lock both would draw the set and the
+    # later one would fail renaming its temporary folder onto the first one's.
+    import subprocess
+    import sys
+    code = ("import sys; from tasks.data import load_source; "
+            "print(load_source('shapes/single:train=2000,validation=40,test=40', "
+            "sys.argv[1]).sizes['train'])")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, err[-2000:]
+        assert out.split()[-1] == "2000"

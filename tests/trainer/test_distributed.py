@@ -76,6 +76,40 @@ def test_multiworker_two_processes_on_loopback(tmp_path, data_dir, one_replica):
     assert_same_weights(final_weights(tmp_path), one_replica)
 
 
+def test_slurm_step_of_two_tasks_on_loopback(tmp_path, data_dir, one_replica):
+    # The variables srun sets for a two-task step on one node; no TF_CONFIG.
+    base = free_port_pair()
+    procs = []
+    for i in range(2):
+        env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+        env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "SLURM_STEP_NUM_TASKS": "2",
+                    "SLURM_STEP_NODELIST": "localhost", "SLURM_STEP_TASKS_PER_NODE": "2",
+                    "SLURM_PROCID": str(i), "KSPEC_PORT_BASE": str(base)})
+        cmd = train_cmd(MODEL, tmp_path, data_dir, *COMMON)  # --strategy auto
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=400) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["replicas"] == 2 and info["strategy"].startswith("MultiWorker"), info
+    assert_same_weights(final_weights(tmp_path), one_replica)
+
+
+def free_port_pair():
+    """A port p with p + 1 also free (Slurm tasks on one node take consecutive ports)."""
+    for _ in range(50):
+        base = free_ports(1)[0]
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", base))
+                b.bind(("127.0.0.1", base + 1))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no two consecutive free ports")
+
+
 def test_lost_worker_stops_the_survivor_and_a_restart_resumes(tmp_path, data_dir):
     """Kill one of two workers: the other stops cleanly (no hang), and both restarted resume."""
     import signal
