@@ -42,20 +42,27 @@ class SpecList(list):
     item_where: list
 
 
+# The tag of an untagged plain scalar, typed by the YAML 1.2 core schema below. It is
+# told apart from an explicit `!!str 5`, which stays the string "5".
+_PLAIN = "kspec:plain"
+
+
 class _StrictLoader(yaml.SafeLoader):
     """Only composes nodes; tags and scalars are resolved by `_to_python`."""
 
-
-# The resolvers are replaced on the subclass only: no implicit typing at all,
-# every plain scalar comes back tagged `str` and is typed by the core schema below.
-_StrictLoader.yaml_implicit_resolvers = {}
+    def resolve(self, kind, value, implicit):
+        # No implicit typing by PyYAML's YAML 1.1 resolvers (overridden on the subclass
+        # only, never on SafeLoader itself).
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)
 
 
 def _scalar(node: yaml.ScalarNode, where: Where, sink: ErrorSink):
     text = node.value
     tag = node.tag
-    if tag == "tag:yaml.org,2002:str" and node.style is None:
-        return _plain_scalar(text)  # unquoted: typed by the YAML 1.2 core schema
+    if tag == _PLAIN:
+        return _plain_scalar(text)
     if tag in ("tag:yaml.org,2002:str", "!"):
         return text
     if tag == "tag:yaml.org,2002:int" and _INT.match(text):
@@ -106,7 +113,7 @@ def _to_python(node, file: str, path: str, depth: int, sink: ErrorSink):
     if depth > MAX_DEPTH:
         sink.add(where, f"nesting deeper than {MAX_DEPTH} levels", "flatten the spec or use blocks")
         return None
-    if node.tag not in _STD_TAGS and not (isinstance(node, yaml.ScalarNode) and node.tag == "!"):
+    if node.tag not in _STD_TAGS and node.tag != _PLAIN and not (isinstance(node, yaml.ScalarNode) and node.tag == "!"):
         sink.add(where, f"tag {node.tag!r} is not allowed",
                  "specs are plain data: remove the tag")
         return None

@@ -16,6 +16,14 @@ def test_core_schema_scalars():
     assert isinstance(data["a"], float)
 
 
+def test_explicit_standard_tags_win_over_the_schema():
+    data = load_yaml_text("a: !!str 5\nb: !!float 3\nc: !!str no\nd: 5\n")
+    assert data == {"a": "5", "b": 3.0, "c": "no", "d": 5}
+    assert isinstance(data["b"], float)
+    assert messages("a: !!int x\n") == [
+        "s.yaml:1:4: a: value 'x' does not fit its tag tag:yaml.org,2002:int"]
+
+
 def test_duplicate_key_names_both_lines():
     assert messages("a: 1\nb: 2\na: 3\n") == [
         "s.yaml:3:1: a: duplicate key 'a' (first at line 1) (keep one of the two)"]
