@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 CPU, TASKS, OUT = "docs/bench-cpu.json", "docs/bench-tasks-cpu.json", "docs/performance.md"
+GPU = "docs/bench-gpu.json"  # from bench.gpu --out; absent until a GPU run
 METRIC = {"classification": "accuracy", "localization": "iou",
           "classification_localization": "iou", "detection": "map50",
           "segmentation": "mean_iou", "autoencoder": "mse"}
@@ -38,7 +40,52 @@ def _task_table(tasks) -> str:
     return "\n".join(lines)
 
 
-def render(rows, tasks) -> str:
+_GPU_HOW = """\
+It trains ResNet-50 from `specs/resnet50.yaml` against `keras.applications.ResNet50`
+(224x224, batch 256, bf16 mixed precision, synthetic data made on the GPU, one jitted
+step each, alternated in one process); the bar is a ratio of at least 0.98. The two are
+weight-for-weight the same network (tested), so the ratio measures only how they are built.
+
+The GPU machine has JAX and CUDA but no TensorFlow; `builder/` imports none, so only
+Keras travels, as wheels (the machine already has numpy, ml-dtypes, h5py, rich, absl-py,
+packaging and PyYAML):
+
+```bash
+# here: fetch Keras and the two packages of its own that the GPU machine lacks
+python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \\
+    --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \\
+    -d .whl keras==3.15.1 namex optree
+# there, in a copy of this repository with .whl beside it
+python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+PYTHONPATH=/tmp/site KERAS_BACKEND=jax python3 -m bench.gpu --out docs/bench-gpu.json
+python -m bench.report   # back here: this page, with the GPU table
+```
+
+References (ResNet-50 training, images/second, one GPU):
+
+| reference | setting | img/s |
+|---|---|---|
+| NVIDIA TensorFlow reference | A100, AMP + XLA, batch 256 | 2,375 |
+| NVIDIA TensorFlow reference | A100, TF32 + XLA | 909 |
+| PyTorch | H100 SXM, AMP | about 2,790 |
+| MLPerf Training v3.0 | per H100, MXNet + DALI, FP16 | about 7,000 |
+
+One ResNet-50 training step costs about 24.5 GFLOP per image."""
+
+
+def _gpu_section(gpu, written: str) -> str:
+    """The measured GPU rows, or what is missing and the command that fills it."""
+    if gpu:
+        measured = ("Command: `KERAS_BACKEND=jax python3 -m bench.gpu --out "
+                    f"docs/bench-gpu.json` (run {written}).\n\n{_cpu_table(gpu)}")
+    else:
+        measured = ("**Not measured yet.** It needs a GPU machine, and none has been lent to "
+                    "the sessions that\nwrote this page. The benchmark is written and runs "
+                    "(tested on the CPU with Keras on\nJAX, where it imports no TensorFlow).")
+    return f"## GPU\n\n{measured}\n\n{_GPU_HOW}"
+
+
+def render(rows, tasks, gpu=None, gpu_written: str = "") -> str:
     r = lambda start: _row(rows, start)["ratio"]  # noqa: E731
     lenet_fit, resnet_fit = r("train LeNet-5: trainer"), r("train ResNet-18 64x64: trainer")
     lenet_xla, resnet_xla = r("train LeNet-5: XLA"), r("train ResNet-18 64x64: XLA")
@@ -101,32 +148,7 @@ Command: `python -m bench.tasks --out {TASKS}` (each task trained with `train.py
 
 {_task_table(tasks)}
 
-## GPU
-
-**Not measured yet.** It needs a GPU machine, and none was lent to the session that
-wrote this page. The benchmark is written and runs (tested on the CPU with Keras on JAX,
-where it imports no TensorFlow):
-
-```bash
-# on the GPU machine (JAX + CUDA, no TensorFlow), with Keras carried as a wheel
-KERAS_BACKEND=jax python -m bench.gpu --batch 256 --image 224 --steps 30 --out gpu.json
-```
-
-It trains ResNet-50 from `specs/resnet50.yaml` against `keras.applications.ResNet50`
-(224x224, batch 256, bf16 mixed precision, synthetic data made on the GPU, one jitted
-step each, alternated in one process); the bar is a ratio of at least 0.98. The two are
-weight-for-weight the same network (tested), so the ratio measures only how they are built.
-
-References (ResNet-50 training, images/second, one GPU):
-
-| reference | setting | img/s |
-|---|---|---|
-| NVIDIA TensorFlow reference | A100, AMP + XLA, batch 256 | 2,375 |
-| NVIDIA TensorFlow reference | A100, TF32 + XLA | 909 |
-| PyTorch | H100 SXM, AMP | about 2,790 |
-| MLPerf Training v3.0 | per H100, MXNet + DALI, FP16 | about 7,000 |
-
-One ResNet-50 training step costs about 24.5 GFLOP per image.
+{_gpu_section(gpu, gpu_written)}
 """
 
 
@@ -135,8 +157,13 @@ def main() -> int:
         rows = json.load(fh)
     with open(TASKS) as fh:
         tasks = json.load(fh)
+    gpu, written = None, ""
+    if os.path.exists(GPU):
+        with open(GPU) as fh:
+            gpu = json.load(fh)
+        written = time.strftime("%Y-%m-%d", time.localtime(os.path.getmtime(GPU)))
     with open(OUT, "w") as fh:
-        fh.write(render(rows, tasks))
+        fh.write(render(rows, tasks, gpu, written))
     print(f"wrote {OUT}")
     return 0
 

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from tests.conftest import run
+from tests.conftest import ROOT, run
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +26,14 @@ def test_bench_quick_produces_every_row(tmp_path):
 
 @pytest.mark.skipif(__import__("importlib.util").util.find_spec("jax") is None,
                     reason="the GPU benchmark runs Keras on JAX; JAX is not installed")
-def test_gpu_benchmark_runs_on_jax_without_tensorflow():
-    """The GPU figure's code path, tiny, on whatever device JAX has (the CPU here)."""
+def test_gpu_benchmark_runs_on_jax_without_tensorflow(tmp_path):
+    """The GPU figure's code path, tiny, on whatever device JAX has (the CPU here), and
+    its rows in the report."""
     import os
+    out = tmp_path / "gpu.json"
     code = ("import sys, runpy\n"
             "sys.argv = ['bench.gpu', '--batch', '2', '--image', '32', '--steps', '1', "
-            "'--rounds', '1']\n"
+            f"'--rounds', '1', '--out', {str(out)!r}]\n"
             "runpy.run_module('bench.gpu', run_name='__main__')\n")
     code = code.replace("runpy.run_module('bench.gpu', run_name='__main__')\n",
                         "try:\n    runpy.run_module('bench.gpu', run_name='__main__')\n"
@@ -51,3 +53,13 @@ def test_gpu_benchmark_runs_on_jax_without_tensorflow():
     row = json.loads(lines[-2])
     assert row["unit"] == "img/s" and row["ours"] > 0 and row["reference"] > 0
     assert lines[-1] == "False"
+
+    from bench import report
+    cpu = json.loads((ROOT / report.CPU).read_text())
+    tasks = json.loads((ROOT / report.TASKS).read_text())
+    gpu_rows = json.loads(out.read_text())
+    assert gpu_rows == [row]
+    page = report.render(cpu, tasks, gpu_rows)
+    gpu_part = page[page.index("## GPU"):]
+    assert row["what"] in gpu_part and "Not measured" not in gpu_part
+    assert "Not measured" in report.render(cpu, tasks, None)
