@@ -1,7 +1,8 @@
 """Distribution on one CPU machine: the same weights as one replica with the same global batch.
 
 Two logical CPU devices under MirroredStrategy (XLA on), and two real worker
-processes on loopback under MultiWorkerMirroredStrategy.
+processes on loopback under MultiWorkerMirroredStrategy (described by TF_CONFIG, and by
+the variables of a Slurm step).
 """
 import json
 import os
@@ -57,42 +58,35 @@ def free_ports(n):
     return ports
 
 
-def test_multiworker_two_processes_on_loopback(tmp_path, data_dir, one_replica):
-    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
-    procs = []
-    for i in range(2):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
-               "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
-                                        "task": {"type": "worker", "index": i}})}
-        cmd = train_cmd(MODEL, tmp_path, data_dir, *COMMON,
-                        "--strategy", "multiworker")
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+def train_as_two_workers(run_dir, data_dir, envs, *extra):
+    """One training process per environment, run together; both finish as one cluster."""
+    procs = [subprocess.Popen(train_cmd(MODEL, run_dir, data_dir, *COMMON, *extra), cwd=ROOT,
+                              env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for env in envs]
     outs = [p.communicate(timeout=400) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
-    info = json.loads((tmp_path / "run.json").read_text())
+    info = json.loads((run_dir / "run.json").read_text())
     assert info["replicas"] == 2 and info["strategy"].startswith("MultiWorker"), info
+
+
+def test_multiworker_two_processes_on_loopback(tmp_path, data_dir, one_replica):
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    envs = [{**os.environ, "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
+                                                    "task": {"type": "worker", "index": i}})}
+            for i in range(2)]
+    train_as_two_workers(tmp_path, data_dir, envs, "--strategy", "multiworker")
     assert_same_weights(final_weights(tmp_path), one_replica)
 
 
 def test_slurm_step_of_two_tasks_on_loopback(tmp_path, data_dir, one_replica):
-    # The variables srun sets for a two-task step on one node; no TF_CONFIG.
+    # The variables srun sets for a two-task step on one node; no TF_CONFIG, --strategy auto.
     base = free_port_pair()
-    procs = []
-    for i in range(2):
-        env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-        env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "SLURM_STEP_NUM_TASKS": "2",
-                    "SLURM_STEP_NODELIST": "localhost", "SLURM_STEP_TASKS_PER_NODE": "2",
-                    "SLURM_PROCID": str(i), "KSPEC_PORT_BASE": str(base)})
-        cmd = train_cmd(MODEL, tmp_path, data_dir, *COMMON)  # --strategy auto
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-    outs = [p.communicate(timeout=400) for p in procs]
-    for p, (_, err) in zip(procs, outs):
-        assert p.returncode == 0, err[-3000:]
-    info = json.loads((tmp_path / "run.json").read_text())
-    assert info["replicas"] == 2 and info["strategy"].startswith("MultiWorker"), info
+    plain = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    envs = [{**plain, "SLURM_STEP_NUM_TASKS": "2", "SLURM_STEP_NODELIST": "localhost",
+             "SLURM_STEP_TASKS_PER_NODE": "2", "SLURM_PROCID": str(i),
+             "KSPEC_PORT_BASE": str(base)} for i in range(2)]
+    train_as_two_workers(tmp_path, data_dir, envs)
     assert_same_weights(final_weights(tmp_path), one_replica)
 
 
