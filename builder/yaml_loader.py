@@ -113,7 +113,8 @@ def _to_python(node, file: str, path: str, depth: int, sink: ErrorSink):
     if depth > MAX_DEPTH:
         sink.add(where, f"nesting deeper than {MAX_DEPTH} levels", "flatten the spec or use blocks")
         return None
-    if node.tag not in _STD_TAGS and node.tag != _PLAIN and not (isinstance(node, yaml.ScalarNode) and node.tag == "!"):
+    untagged = isinstance(node, yaml.ScalarNode) and node.tag in (_PLAIN, "!")  # "!": non-specific
+    if node.tag not in _STD_TAGS and not untagged:
         sink.add(where, f"tag {node.tag!r} is not allowed",
                  "specs are plain data: remove the tag")
         return None

@@ -39,10 +39,10 @@ def slurm_cluster(env=None) -> tuple[list[str], int]:
     per_node = expand_tasks_per_node(need("SLURM_STEP_TASKS_PER_NODE"))
     if len(per_node) != len(hosts):
         raise SlurmError(f"{len(hosts)} nodes but tasks per node for {len(per_node)}")
-    base = int(env.get("KSPEC_PORT_BASE", DEFAULT_PORT_BASE))
+    base = _number("KSPEC_PORT_BASE", env.get("KSPEC_PORT_BASE", str(DEFAULT_PORT_BASE)))
     # Slurm's default (block) distribution gives the first node ranks 0..n0-1, and so on.
     workers = [f"{host}:{base + k}" for host, n in zip(hosts, per_node) for k in range(n)]
-    rank = int(need("SLURM_PROCID"))
+    rank = _number("SLURM_PROCID", need("SLURM_PROCID"))
     if not 0 <= rank < len(workers):
         raise SlurmError(f"SLURM_PROCID {rank} is outside the step's {len(workers)} tasks")
     return workers, rank
@@ -60,7 +60,7 @@ def expand_hostlist(text: str) -> list[str]:
         for item in ranges.split(","):
             lo, _, hi = item.partition("-")
             width = len(lo)
-            for n in range(int(lo), int(hi or lo) + 1):
+            for n in range(_number(text, lo), _number(text, hi or lo) + 1):
                 hosts.extend(prefix + str(n).zfill(width) + tail
                              for tail in expand_hostlist(rest) or [""])
     return hosts
@@ -75,6 +75,12 @@ def expand_tasks_per_node(text: str) -> list[int]:
             raise SlurmError(f"cannot read tasks per node {text!r}")
         counts += [int(match.group(1))] * int(match.group(2) or 1)
     return counts
+
+
+def _number(what: str, text: str) -> int:
+    if not text.strip().isdigit():
+        raise SlurmError(f"cannot read {what!r}: {text!r} is not a number")
+    return int(text)
 
 
 def _split_outside_brackets(text: str) -> list[str]:

@@ -54,8 +54,8 @@ def make_strategy(name: str):
 
 def _multiworker():
     if _cluster_workers() < 1:
-        raise OptionError("--strategy multiworker needs TF_CONFIG (or a Slurm job) describing "
-                          "the cluster")
+        raise OptionError("--strategy multiworker needs TF_CONFIG describing the cluster, or "
+                          "the tasks of an srun step")
     resolver = None  # TF_CONFIG: TensorFlow reads it itself
     if "TF_CONFIG" not in os.environ:
         try:

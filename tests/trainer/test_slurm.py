@@ -10,6 +10,8 @@ def test_hostlists_expand_as_slurm_writes_them():
     assert expand_hostlist("rack[1-2]-n[9-10]") == ["rack1-n9", "rack1-n10", "rack2-n9",
                                                     "rack2-n10"]
     assert expand_hostlist("localhost") == ["localhost"]
+    with pytest.raises(SlurmError, match="cannot read 'n\\[a-b\\]': 'a' is not a number"):
+        expand_hostlist("n[a-b]")
 
 
 def test_tasks_per_node_expand_and_bad_text_is_named():
