@@ -125,7 +125,11 @@ class Trainer:
                                              self.global_batch, self.penalty, False)
                 loss = float(self._step(x, y))
             self.write_run_json()
-            self.progress.say(f"XLA: {'on' if self.xla else 'off'}")
+            hint = ""
+            if self.xla and not tf.config.list_logical_devices("GPU"):
+                # Measured (docs/performance.md): TF's oneDNN CPU kernels beat XLA's CPU code.
+                hint = " (on CPUs --no-xla is often faster)"
+            self.progress.say(f"XLA: {'on' if self.xla else 'off'}{hint}")
             return loss
         return self._step(x, y)
 
