@@ -13,7 +13,7 @@ import time
 CPU, TASKS, OUT = "docs/bench-cpu.json", "docs/bench-tasks-cpu.json", "docs/performance.md"
 GPU = "docs/bench-gpu.json"  # from bench.gpu --out; absent until a GPU run
 METRIC = {"classification": "accuracy", "localization": "iou",
-          "classification_localization": "iou", "detection": "map50",
+          "classification_localization": "iou", "detection": "map50", "mask_detection": "map50",
           "segmentation": "mean_iou", "autoencoder": "mse"}
 
 

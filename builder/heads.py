@@ -155,6 +155,28 @@ _register(HeadType(
     _grid_head))
 
 
+def _mask_head(a, body, inp):
+    if len(body) != 3:
+        raise ShapeMismatch(f"mask detection needs a feature map, the body gives {body}")
+    # Logits: a sigmoid output saturates and its clipped loss stops learning (tasks/).
+    return [_conv1x1(a["classes"], "linear", "mask_logits")]
+
+
+_register(HeadType(
+    "mask_detection", "detection by masks (Szegedy et al. 2013): per class, a low-resolution "
+    "mask of where its objects are; each connected region of a mask is one box",
+    (Arg("classes", POS_INT, doc="number of object classes"),
+     Arg("threshold", RATE, 0.5, "mask probability from which a cell belongs to an object"),
+     Arg("min_cells", POS_INT, 1, "the fewest cells a region needs to count as an object"),
+     Arg("shrink", FLOAT, 1.0, "masks cover each box shrunk about its centre by this factor "
+         "(1: the whole object, as in the paper; below 1, touching objects stay apart)"),
+     Arg("loss", enum("bce", "bce_dice"), "bce_dice",
+         "per-cell binary cross-entropy, plus Dice per class (objects cover few cells)")),
+    _mask_head,
+    lambda a: [] if 0 < a["shrink"] <= 1 else [("shrink", f"shrink must be in (0, 1], "
+                                                          f"received {a['shrink']}")]))
+
+
 def _dense_map_head(channels, activation, name, project):
     def layers(a, body, inp):
         if len(body) != 3:

@@ -54,6 +54,8 @@ def outputs_for(task, y, for_tflite: bool) -> dict:
             return {"grid": y}
         boxes, scores, classes, count = task.decode_tensors(y)
         return {"boxes": boxes, "scores": scores, "classes": classes, "count": count}
+    if name == "mask_detection":  # regions become boxes on the host (`kspec predict`)
+        return {"masks": tf.sigmoid(y)}
     if name == "segmentation":
         return {"probabilities": y, "masks": tf.argmax(y, -1, output_type=tf.int32)}
     if name == "regression":

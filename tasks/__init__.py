@@ -13,6 +13,7 @@ TASKS = {
     "localization": "tasks.localization:Localization",
     "classification_localization": "tasks.localization:ClassificationLocalization",
     "detection": "tasks.detection:Detection",
+    "mask_detection": "tasks.mask_detection:MaskDetection",
     "segmentation": "tasks.segmentation:Segmentation",
     "autoencoder": "tasks.encoding:Autoencoder",
     "none": "tasks.encoding:NoHead",

@@ -129,3 +129,27 @@ def test_onnx_exports_and_verifies_with_onnxruntime(trained):
     rows, ok = export_run(str(trained), ["onnx"], "none", None)
     (row,) = [r for r in rows if r["format"] == "onnx"]
     assert ok and row["value"] <= 1e-5, row
+
+
+def test_mask_detection_run_exports_its_masks_and_predicts_boxes(tmp_path, data_dir):
+    """The second detection head end to end: train briefly, export, predict with pictures."""
+    from PIL import Image
+
+    from export.cli import export_run
+    from tasks.data.shapes_draw import DrawSettings, draw_example
+    run_dir = tmp_path / "run"
+    res = run(train_cmd(SPECS / "mask_detector.yaml", run_dir, data_dir, "--epochs", "1",
+                        "--steps-per-epoch", "10", "--no-xla",
+                        data="shapes/multi:train=320,validation=32,test=32"))
+    assert res.returncode == 0, res.stderr
+    rows, ok = export_run(str(run_dir), ["savedmodel", "tflite"], "none", None)
+    assert ok, rows
+    assert {r["format"] for r in rows} >= {"savedmodel", "tflite"}
+    image = tmp_path / "multi.png"
+    Image.fromarray(draw_example("test", 0, DrawSettings(min_shapes=2, max_shapes=3))["image"]
+                    ).save(image)
+    pred = run(["kspec", "predict", str(run_dir), str(image), "--draw", str(tmp_path / "pics")])
+    assert pred.returncode == 0, pred.stderr
+    (line,) = [json.loads(x) for x in pred.stdout.splitlines()]
+    assert line["box_format"] == "ymin,xmin,ymax,xmax" and isinstance(line["objects"], list)
+    assert len(os.listdir(tmp_path / "pics")) == 1

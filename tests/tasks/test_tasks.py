@@ -17,7 +17,7 @@ MULTI = "shapes/multi:train=320,validation=32,test=32"
 SINGLE = "shapes/single:train=320,validation=32,test=32"
 CASES = {
     "small_cnn": SINGLE, "localizer": SINGLE, "classify_localize": SINGLE,
-    "detector": MULTI, "segnet_small": MULTI, "autoencoder": SINGLE,
+    "detector": MULTI, "segnet_small": MULTI, "autoencoder": SINGLE, "mask_detector": MULTI,
 }
 
 
@@ -54,13 +54,41 @@ def test_detection_targets_and_decoding_round_trip(data_dir):
     # turn targets into confident logits: objectness and class one-hot -> large logits
     logit = lambda p: tf.math.log(tf.clip_by_value(p, 1e-6, 1 - 1e-6) / (1 - tf.clip_by_value(p, 1e-6, 1 - 1e-6)))  # noqa: E731
     fake = tf.concat([grid[..., :1] * 20 - 10, logit(grid[..., 1:5]), grid[..., 5:] * 20], -1)
-    decoded = task.decode(fake)
-    detections = [(np.array([o["box"] for o in d["objects"]]).reshape(-1, 4),
-                   np.array([o["score"] for o in d["objects"]]),
-                   np.array([o["class"] for o in d["objects"]])) for d in decoded]
     truths = [(b[lab >= 0], lab[lab >= 0]) for b, lab in zip(batch["boxes"].numpy(),
                                                               batch["box_labels"].numpy())]
-    assert average_precision(detections, truths, 4) > 0.95
+    assert average_precision(_detections(task.decode(fake)), truths, 4) > 0.95
+
+
+def _detections(decoded):
+    return [(np.array([o["box"] for o in d["objects"]]).reshape(-1, 4),
+             np.array([o["score"] for o in d["objects"]]),
+             np.array([o["class"] for o in d["objects"]])) for d in decoded]
+
+
+@pytest.mark.parametrize("shrink, least", [(1.0, 0.6), (0.7, 0.99)])
+def test_mask_targets_decode_back_to_the_boxes(shrink, least, data_dir):
+    """True boxes -> masks -> regions -> boxes. Whole-object masks merge touching shapes
+    of one class (the paper's limit); masks of the boxes' central 70% keep them apart."""
+    spec = load_spec(SPECS / "mask_detector.yaml", [f"head.shrink={shrink}"])
+    task = make_task(spec)
+    source = load_source(MULTI, data_dir)
+    batch = next(iter(Pipeline(source, task, spec, batch_size=32).raw("validation")))
+    masks = task.targets(batch)
+    assert masks.shape == (32, 32, 32, 4)
+    truths = [(b[lab >= 0], lab[lab >= 0]) for b, lab in zip(batch["boxes"].numpy(),
+                                                              batch["box_labels"].numpy())]
+    logits = masks * 20 - 10  # confident where the targets are on
+    assert average_precision(_detections(task.decode(logits)), truths, 4) >= least
+
+
+def test_connected_regions_are_four_connected():
+    from tasks.mask_detection import connected_regions
+    on = np.array([[1, 1, 0, 0],
+                   [0, 1, 0, 1],
+                   [0, 0, 1, 1],
+                   [1, 0, 0, 0]], bool)
+    regions = sorted((sorted(zip(r.tolist(), c.tolist())) for r, c in connected_regions(on)))
+    assert regions == [[(0, 0), (0, 1), (1, 1)], [(1, 3), (2, 2), (2, 3)], [(3, 0)]]
 
 
 def test_average_precision_known_values():
