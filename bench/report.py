@@ -148,6 +148,9 @@ Command: `python -m bench.tasks --out {TASKS}` (each task trained with `train.py
 
 {_task_table(tasks)}
 
+Detection by masks (`mask_detection`, the issue's optional second detection head) has no
+bar of its own; it is held to the grid detector's.
+
 {_gpu_section(gpu, gpu_written)}
 """
 

@@ -170,7 +170,8 @@ _register(HeadType(
      Arg("min_cells", POS_INT, 1, "the fewest cells a region needs to count as an object"),
      Arg("shrink", FLOAT, 1.0, "masks cover each box shrunk about its centre by this factor "
          "(1: the whole object, as in the paper; below 1, touching objects stay apart)"),
-     Arg("loss", enum("bce", "bce_dice"), "bce_dice",
+     Arg("loss", enum("binary_cross_entropy", "binary_cross_entropy_dice"),
+         "binary_cross_entropy_dice",
          "per-cell binary cross-entropy, plus Dice per class (objects cover few cells)")),
     _mask_head,
     lambda a: [] if 0 < a["shrink"] <= 1 else [("shrink", f"shrink must be in (0, 1], "

@@ -2,9 +2,11 @@
 NIPS 2013): the network regresses, per object class, a low-resolution mask of where
 objects of that class are; each connected region of a thresholded mask becomes a box.
 
-The paper adds half-object masks to split touching objects of one class; this head
-has the full-object mask only, so two touching objects of one class come out as one
-box. Scored like the grid detector (mAP@0.5, via `Detection.evaluate`).
+The paper adds half-object masks to split touching objects of one class. Here a mask
+can instead cover each box shrunk about its centre (`shrink` below 1; a region is grown
+back by as much when decoded), which keeps touching objects apart; with `shrink: 1`, the
+paper's whole-object mask, two touching objects of one class come out as one box.
+Scored like the grid detector (mAP@0.5, via `Detection.evaluate`).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from .detection import Detection
+
 
 class MaskDetection(Detection):
     name = "mask_detection"
@@ -44,7 +47,7 @@ class MaskDetection(Detection):
         logits = tf.cast(y_pred, tf.float32)
         bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)
         loss = tf.reduce_mean(bce, [1, 2, 3])
-        if self.head["loss"] == "bce_dice":
+        if self.head["loss"] == "binary_cross_entropy_dice":
             p = tf.sigmoid(logits)
             overlap = tf.reduce_sum(p * y_true, [1, 2])
             total = tf.reduce_sum(p, [1, 2]) + tf.reduce_sum(y_true, [1, 2])
@@ -90,11 +93,10 @@ def scale_boxes(boxes, factor: float):
     centre_y, centre_x = (boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2
     half_h = (boxes[..., 2] - boxes[..., 0]) / 2 * factor
     half_w = (boxes[..., 3] - boxes[..., 1]) / 2 * factor
-    stack = np.stack if isinstance(boxes, np.ndarray) else tf.stack
-    scaled = stack([centre_y - half_h, centre_x - half_w, centre_y + half_h, centre_x + half_w],
-                   -1)
-    return np.where(boxes < 0, boxes, scaled) if stack is np.stack else \
-        tf.where(boxes < 0, boxes, scaled)
+    parts = [centre_y - half_h, centre_x - half_w, centre_y + half_h, centre_x + half_w]
+    if isinstance(boxes, np.ndarray):  # decoding, on the host
+        return np.where(boxes < 0, boxes, np.stack(parts, -1))
+    return tf.where(boxes < 0, boxes, tf.stack(parts, -1))
 
 
 def connected_regions(on: np.ndarray) -> list:
