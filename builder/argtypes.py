@@ -129,6 +129,12 @@ def _floats(v):
     return _BAD
 
 
+def _indices(v):
+    if isinstance(v, list) and v and all(_is_int(x) and x >= 0 for x in v):
+        return tuple(v)
+    return _BAD
+
+
 INT = ArgType("int", "an integer", _int, {"type": "integer"})
 POS_INT = ArgType("positive int", "a positive integer", _pos_int, {"type": "integer", "minimum": 1})
 NONNEG_INT = ArgType("int >= 0", "an integer >= 0", _nonneg_int, {"type": "integer", "minimum": 0})
@@ -146,6 +152,8 @@ SHAPE = ArgType("shape", "a list of positive integers (null for any size)", _sha
                 {"type": "array", "items": {"type": ["integer", "null"]}, "minItems": 1})
 NAMES = ArgType("name or [names]", "a layer id or a list of ids", _names,
                 {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+INDICES = ArgType("[int >= 0, ...]", "a non-empty list of integers >= 0", _indices,
+                  {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1})
 FLOATS = ArgType("number or [numbers]", "a number or a list of numbers", _floats,
                  {"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]})
 

@@ -32,3 +32,21 @@ class LocalResponseNormalization(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
                 "alpha": self.alpha, "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package="kspec")
+class SelectChannels(keras.layers.Layer):
+    """The listed channels of the last axis, in order (a gather; no weights)."""
+
+    def __init__(self, channels=(0,), **kwargs):
+        super().__init__(**kwargs)
+        self.channels = [int(c) for c in channels]
+
+    def call(self, x):
+        return ops.take(x, self.channels, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (len(self.channels),)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}

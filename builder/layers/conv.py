@@ -42,6 +42,41 @@ def _conv_build(a, name):
 register_layer(LayerType("conv", "2-D convolution (channels last)", _CONV_ARGS, _conv_infer,
                          _conv_build, primary="filters"))
 
+_DEPTHWISE_ARGS = (
+    Arg("kernel", PAIR, 3, "kernel size"),
+    Arg("strides", PAIR, 1, "step between windows"),
+    Arg("padding", PADDING, "valid", "valid: no padding; same: output = ceil(input / stride)"),
+    Arg("multiplier", POS_INT, 1, "output channels per input channel"),
+) + WEIGHT_ARGS
+
+
+def _depthwise_infer(a, shapes):
+    (s,) = shapes
+    rank(s, 3, "depthwise_conv")
+    cin, m = s[2], a["multiplier"]
+    if cin is None:
+        raise ShapeMismatch("depthwise_conv needs a known number of input channels")
+    (kh, kw), (sh, sw) = a["kernel"], a["strides"]
+    h = window_out(s[0], kh, sh, 1, a["padding"], "depthwise_conv")
+    w = window_out(s[1], kw, sw, 1, a["padding"], "depthwise_conv")
+    f = cin * m
+    weights = kh * kw * f + (f if a["use_bias"] else 0)
+    return Inferred((h, w, f), weights, weights, (h or 0) * (w or 0) * f * kh * kw)
+
+
+def _depthwise_build(a, name):
+    kw = weight_kwargs(a)
+    kw["depthwise_initializer"] = kw.pop("kernel_initializer")
+    kw["depthwise_regularizer"] = kw.pop("kernel_regularizer")
+    return keras().layers.DepthwiseConv2D(a["kernel"], strides=a["strides"], padding=a["padding"],
+                                          depth_multiplier=a["multiplier"], name=name, **kw)
+
+
+# kernel 1 is a learned scale and bias per channel: LeNet-5's trainable subsampling.
+register_layer(LayerType(
+    "depthwise_conv", "a convolution per channel (MobileNet; kernel 1: a scale per channel)",
+    _DEPTHWISE_ARGS, _depthwise_infer, _depthwise_build, primary="kernel"))
+
 _DECONV_ARGS = (
     Arg("filters", POS_INT, doc="number of output channels"),
     Arg("kernel", PAIR, 3, "kernel size"),

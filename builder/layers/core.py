@@ -1,7 +1,7 @@
-"""Dense, flatten, reshape, dropout and the activation layers."""
+"""Dense, flatten, reshape, channel selection, dropout and the activation layers."""
 from __future__ import annotations
 
-from ..argtypes import ACTIVATIONS, FLOAT, POS_INT, RATE, SHAPE, Arg
+from ..argtypes import ACTIVATIONS, FLOAT, INDICES, POS_INT, RATE, SHAPE, Arg
 from ..registry import Inferred, LayerType, ShapeMismatch, register_layer
 from ._common import WEIGHT_ARGS, activation_fn, fmt, keras, prod, weight_kwargs
 
@@ -45,6 +45,26 @@ def _reshape_infer(a, shapes):
                             f"({prod(target)} values)")
     return Inferred(tuple(target))
 
+
+def _select_infer(a, shapes):
+    (s,) = shapes
+    channels = s[-1]
+    if channels is not None and max(a["channels"]) >= channels:
+        raise ShapeMismatch(f"select names channel {max(a['channels'])}, the input has "
+                            f"{channels} (0 to {channels - 1})")
+    return Inferred(s[:-1] + (len(a["channels"]),))
+
+
+def _select_build(a, name):
+    from ..keras_layers import SelectChannels
+    return SelectChannels(list(a["channels"]), name=name)
+
+
+# With `parallel:`, branches that each see some of the channels: LeNet-5's C3 table.
+register_layer(LayerType(
+    "select", "keeps the listed channels (last axis), in the order given",
+    (Arg("channels", INDICES, doc="channel indices, from 0"),), _select_infer, _select_build,
+    primary="channels"))
 
 register_layer(LayerType(
     "reshape", "reshapes to the given shape (without batch)",

@@ -16,6 +16,9 @@ CASES = {
     "dropout": ("[6]", "dropout: 0.5"),
     "conv": ("[8, 8, 4]", "conv: {filters: 4, kernel: 3, strides: 2, groups: 2, padding: same, "
                           "kernel_init: he_normal}"),
+    "depthwise_conv": ("[8, 8, 3]", "depthwise_conv: {kernel: 3, multiplier: 2, padding: same, "
+                                    "activation: tanh}"),
+    "select": ("[4, 4, 6]", "select: [5, 0, 2]"),
     "conv_transpose": ("[4, 4, 3]", "conv_transpose: {filters: 2, kernel: 3, strides: 2}"),
     "zeropad": ("[4, 4, 3]", "zeropad: [[1, 2], [0, 1]]"),
     "crop": ("[6, 6, 3]", "crop: 1"),
@@ -80,6 +83,15 @@ def test_lrn_matches_tensorflow():
     ours = LocalResponseNormalization(2, 2.0, 1e-2, 0.75)(x)
     ref = tf.nn.local_response_normalization(x, 2, 2.0, 1e-2, 0.75)
     np.testing.assert_allclose(np.asarray(ours), ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_select_keeps_the_listed_channels_in_order_and_names_a_missing_one():
+    from builder import SpecErrors
+    from builder.keras_layers import SelectChannels
+    x = np.arange(2 * 3 * 6, dtype="float32").reshape(2, 1, 3, 6)
+    np.testing.assert_array_equal(np.asarray(SelectChannels([5, 0, 2])(x)), x[..., [5, 0, 2]])
+    with pytest.raises(SpecErrors, match=r"select names channel 6, the input has 6 \(0 to 5\)"):
+        load_spec_text("name: t\ninput: {shape: [4, 4, 6]}\nlayers:\n  - select: [0, 6]\n")
 
 
 def test_register_twice_is_an_error():

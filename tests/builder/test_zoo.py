@@ -42,6 +42,14 @@ def test_zoo_specs_are_short(name):
     assert len(lines) <= SHORT[name] * 1.1, f"{name}: {len(lines)} lines"
 
 
+def test_lenet5_as_the_paper_draws_it_has_its_60000_parameters():
+    """C1 to F6 of the paper's LeNet-5 (trainable subsampling, C3's Table I): 60,000."""
+    layers = summary_dict(load_spec(SPECS / "lenet5_paper.yaml"))["layers"]
+    body = [row["params"] for row in layers if row["name"] != "predictions"]
+    c3 = [row["params"] for row in layers if row["name"].startswith("parallel3.")]
+    assert sum(body) == 60_000 and sum(c3) == 1_516
+
+
 def test_googlenet_and_alexnet_sizes():
     assert 6.6e6 <= summary_dict(load_spec(SPECS / "googlenet.yaml"))["total_params"] <= 7.0e6
     alex = summary_dict(load_spec(SPECS / "alexnet.yaml"))

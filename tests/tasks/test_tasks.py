@@ -18,6 +18,7 @@ SINGLE = "shapes/single:train=320,validation=32,test=32"
 CASES = {
     "small_cnn": SINGLE, "localizer": SINGLE, "classify_localize": SINGLE,
     "detector": MULTI, "segnet_small": MULTI, "autoencoder": SINGLE, "mask_detector": MULTI,
+    "lenet5_paper": SINGLE,
 }
 
 
