@@ -1,8 +1,9 @@
 """Task-aware augmentation of whole batches with stateless random ops.
 
-Boxes and masks move with their images. Vectorised over the batch (one crop-and-
-resize, one select per flip): a per-example map costs more than the small CNNs
-it feeds on a 2-core machine. Each batch's seed is (run seed, epoch, batch index),
+Boxes and masks move with their images. Vectorised over the batch: one crop-and-
+resize, which also does the flips when there is a crop, or else one gather per flip.
+A per-example map costs more than the small CNNs it feeds on a 2-core machine, and
+the pipeline shares those cores with the training step. Each batch's seed is (run seed, epoch, batch index),
 so `--deterministic` runs see identical augmentations and a resumed run sees what
 the original saw. Runs in tf.data, outside the compiled step (some image ops
 have no XLA kernel).
@@ -31,34 +32,51 @@ def _flip_boxes(boxes, axis: int):
     return tf.where(boxes < 0, boxes, flipped)  # padding stays -1
 
 
-def _flip(ex, seed, axis: int):
-    """Flips chosen examples along `axis` (1: left-right, 0: up-down) with one gather."""
-    batch = tf.shape(ex["image"])[0]
-    do = _per_example(batch, seed)[:, 0] < 0.5
-    size = tf.shape(ex["image"])[axis + 1]
-    ramp = tf.range(size)
-    index = tf.where(do[:, None], size - 1 - ramp[None, :], ramp[None, :])  # [B, size]
+def _flip_choice(ex, seed):
+    return _per_example(tf.shape(ex["image"])[0], seed)[:, 0] < 0.5
+
+
+def _flip_boxes_of(ex, do, axis: int):
     out = dict(ex)
-    for key in ("image", "mask"):
-        if key in ex:
-            out[key] = tf.gather(ex[key], index, axis=axis + 1, batch_dims=1)
     for key in ("bbox", "boxes"):
         if key in ex:
             out[key] = _select(do, _flip_boxes(ex[key], axis), ex[key])
     return out
 
 
-def _crop(ex, seed, fraction: float):
-    """Cuts up to `fraction` of each side per example, resized back; boxes re-expressed."""
+def _flip(ex, do, axis: int):
+    """Flips chosen examples along `axis` (1: left-right, 0: up-down) with one gather."""
+    size = tf.shape(ex["image"])[axis + 1]
+    ramp = tf.range(size)
+    index = tf.where(do[:, None], size - 1 - ramp[None, :], ramp[None, :])  # [B, size]
+    out = _flip_boxes_of(ex, do, axis)
+    for key in ("image", "mask"):
+        if key in ex:
+            out[key] = tf.gather(ex[key], index, axis=axis + 1, batch_dims=1)
+    return out
+
+
+def _crop(ex, seed, fraction: float, flips: dict):
+    """Cuts up to `fraction` of each side per example, resized back; boxes re-expressed.
+
+    `flips` (axis -> which examples) are flips still to apply to the pixels: sampling a
+    window from its far edge to its near one (1 - x1 to 1 - x2) is the crop of the
+    flipped image, so flip and crop cost one resampling pass.
+    """
     image = ex["image"]
     batch, h, w = tf.shape(image)[0], tf.shape(image)[1], tf.shape(image)[2]
     cuts = _per_example(batch, seed, 0.0, fraction, width=4)
     windows = tf.stack([cuts[:, 0], cuts[:, 1], 1 - cuts[:, 2], 1 - cuts[:, 3]], -1)
+    edges = tf.unstack(windows, axis=1)  # y1, x1, y2, x2
+    for axis, do in flips.items():
+        for i in (1, 3) if axis == 1 else (0, 2):
+            edges[i] = tf.where(do, 1 - edges[i], edges[i])
+    sample = tf.stack(edges, 1)
     index = tf.range(batch)
     out = dict(ex)
-    out["image"] = tf.image.crop_and_resize(image, windows, index, [h, w])
+    out["image"] = tf.image.crop_and_resize(image, sample, index, [h, w])
     if "mask" in ex:
-        mask = tf.image.crop_and_resize(tf.cast(ex["mask"], tf.float32), windows, index, [h, w],
+        mask = tf.image.crop_and_resize(tf.cast(ex["mask"], tf.float32), sample, index, [h, w],
                                         method="nearest")
         out["mask"] = tf.cast(mask, ex["mask"].dtype)
     y0, x0 = windows[:, 0], windows[:, 1]
@@ -81,13 +99,19 @@ def augment(batch, seed, settings: dict):
     """Applies the spec's `train.augment` settings to a batch; `seed` is a [2] int tensor."""
     seeds = tf.random.experimental.stateless_split(seed, num=4)
     ex = dict(batch)
-    if settings.get("hflip"):  # flips move uint8 pixels: a quarter of the float traffic
-        ex = _flip(ex, seeds[0], axis=1)
-    if settings.get("vflip"):
-        ex = _flip(ex, seeds[1], axis=0)
+    crop = settings.get("crop")
+    flips = {}  # with a crop, the pixels are flipped by the crop's resampling
+    for key, axis, flip_seed in (("hflip", 1, seeds[0]), ("vflip", 0, seeds[1])):
+        if settings.get(key):
+            do = _flip_choice(ex, flip_seed)
+            if crop:
+                flips[axis] = do
+                ex = _flip_boxes_of(ex, do, axis)
+            else:  # flips move uint8 pixels: a quarter of the float traffic
+                ex = _flip(ex, do, axis)
     ex["image"] = tf.cast(ex["image"], tf.float32)
-    if settings.get("crop"):
-        ex = _crop(ex, seeds[2], settings["crop"])
+    if crop:
+        ex = _crop(ex, seeds[2], crop, flips)
     if settings.get("brightness"):
         n = tf.shape(ex["image"])[0]
         delta = _per_example(n, seeds[3], -1.0, 1.0)[:, 0] * settings["brightness"] * 255.0
