@@ -104,6 +104,23 @@ def _mask_box(mask):
     return ys.min() / h, xs.min() / w, (ys.max() + 1) / h, (xs.max() + 1) / w
 
 
+def test_flips_folded_into_the_crop_equal_flipping_then_cropping(data_dir):
+    from tasks.data import augment as aug
+    source = load_source("shapes/multi:train=40,validation=8,test=8", data_dir)
+    ex = next(iter(source.splits["train"].map(
+        lambda e: {"image": e["image"], "mask": e["mask"]}).batch(8)))
+    seed = tf.constant([3, 5], tf.int64)
+    got = augment(ex, seed, {"hflip": True, "vflip": True, "crop": 0.2})
+    seeds = tf.random.experimental.stateless_split(seed, num=4)
+    ref = dict(ex)
+    for axis, flip_seed in ((1, seeds[0]), (0, seeds[1])):
+        ref = aug._flip(ref, aug._flip_choice(ref, flip_seed), axis)
+    ref["image"] = tf.cast(ref["image"], tf.float32)
+    ref = aug._crop(ref, seeds[2], 0.2, {})
+    np.testing.assert_allclose(got["image"].numpy(), ref["image"].numpy(), atol=0.01)
+    np.testing.assert_array_equal(got["mask"].numpy(), ref["mask"].numpy())
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_augmented_boxes_still_enclose_their_masks(seed, data_dir):
     from tasks.data.pipeline import _pad_boxes
