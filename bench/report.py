@@ -128,11 +128,13 @@ What the rows say:
   GPUs; the issue asks for it) and `run.json` records its state; on CPUs, `--no-xla`
   trains faster. Under `--deterministic` XLA has no deterministic max-pool gradient: the
   trainer says so, restores what the failed compile touched, and goes on without XLA.
-- **Input pipeline vs the same batches in memory**: {lo:.2f} to {hi:.2f} (bar: 0.9), and
-  between runs of this command it has ranged from 0.84 to 0.93. Augmentation (flip,
-  crop-and-resize, brightness) runs on whole batches with vectorised ops, which took the
-  pipeline alone from 6,000 to 16,600 img/s. What is left is two cores shared between the
-  pipeline's threads and the training step; more cores, or augmentation on the
+- **Input pipeline vs the same batches in memory**: {lo:.2f} to {hi:.2f} (bar: 0.9); over
+  this run and two runs of `--only pipeline` (same day), 0.86 to 0.97, with the 64x64 CNN the
+  lowest. Augmentation (flip, crop-and-resize, brightness) runs on whole batches with
+  vectorised ops (the pipeline alone: 6,000 -> 16,600 img/s), and with a crop the flips
+  are done by the crop's own resampling (21,500 -> 28,200 img/s for the 64x64 images).
+  What is left is two cores shared between the pipeline's threads and the training step:
+  the pipeline costs about a tenth of the step here. More cores, or augmentation on the
   accelerator (outside the XLA step), would close it.
 - **TFLite vs Keras `model(x)`**: one image through the LiteRT interpreter (1 thread) takes
   {tfl['ours']:.3f} ms for LeNet-5 and {tfl_r['ours']:.2f} ms for ResNet-18 at 64x64, against
