@@ -78,5 +78,6 @@ def type_name(value) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
-        return "a list"
+        text = repr(list(value))
+        return f"list {text}" if len(text) <= 40 else f"a list of {len(value)} items"
     return f"{type(value).__name__} {value!r}"

@@ -92,6 +92,9 @@ def test_select_keeps_the_listed_channels_in_order_and_names_a_missing_one():
     np.testing.assert_array_equal(np.asarray(SelectChannels([5, 0, 2])(x)), x[..., [5, 0, 2]])
     with pytest.raises(SpecErrors, match=r"select names channel 6, the input has 6 \(0 to 5\)"):
         load_spec_text("name: t\ninput: {shape: [4, 4, 6]}\nlayers:\n  - select: [0, 6]\n")
+    with pytest.raises(SpecErrors, match=r"expected a non-empty list of integers >= 0, "
+                                         r"received list \[-1\]"):
+        load_spec_text("name: t\ninput: {shape: [4, 4, 6]}\nlayers:\n  - select: [-1]\n")
 
 
 def test_register_twice_is_an_error():
