@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from .detection import Detection
+from .segmentation import overlap_loss
 
 
 class MaskDetection(Detection):
@@ -48,10 +49,7 @@ class MaskDetection(Detection):
         bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=logits)
         loss = tf.reduce_mean(bce, [1, 2, 3])
         if self.head["loss"] == "binary_cross_entropy_dice":
-            p = tf.sigmoid(logits)
-            overlap = tf.reduce_sum(p * y_true, [1, 2])
-            total = tf.reduce_sum(p, [1, 2]) + tf.reduce_sum(y_true, [1, 2])
-            loss += tf.reduce_mean(1 - (2 * overlap + 1) / (total + 1), -1)  # +1: empty masks
+            loss += overlap_loss(y_true, tf.sigmoid(logits), "dice")
         return loss
 
     def make_metrics(self):

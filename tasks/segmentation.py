@@ -12,11 +12,17 @@ SMOOTH = 1.0
 
 
 def soft_overlap(y_true, y_pred, classes: int, kind: str):
-    """Per-example 1 - Dice or 1 - Jaccard (soft IoU), averaged over classes."""
-    onehot = tf.one_hot(tf.cast(y_true, tf.int32), classes)
+    """Per-example 1 - Dice or 1 - Jaccard (soft IoU) of class ids, averaged over classes."""
+    return overlap_loss(tf.one_hot(tf.cast(y_true, tf.int32), classes), y_pred, kind)
+
+
+def overlap_loss(truth, prob, kind: str):
+    """1 - Dice or 1 - Jaccard of per-class maps [B, H, W, C], averaged over classes.
+
+    SMOOTH keeps a class absent from both maps at a perfect score, not 0 / 0."""
     axes = [1, 2]
-    inter = tf.reduce_sum(onehot * y_pred, axes)
-    total = tf.reduce_sum(onehot, axes) + tf.reduce_sum(y_pred, axes)
+    inter = tf.reduce_sum(truth * prob, axes)
+    total = tf.reduce_sum(truth, axes) + tf.reduce_sum(prob, axes)
     if kind == "dice":
         score = (2 * inter + SMOOTH) / (total + SMOOTH)
     else:
