@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,11 +22,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def make_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # Options of every command that reads a run directory; spec commands add --set.
+    run_common = argparse.ArgumentParser(add_help=False)
+    run_common.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                            help="import a module that registers custom layers")
+    run_common.add_argument("--verbose", action="store_true",
+                            help="show TensorFlow's and TFDS' own log lines (else they go to "
+                            "RUN_DIR/logs/kspec.log)")
+    common = argparse.ArgumentParser(add_help=False, parents=[run_common])
     common.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a spec key (typed like YAML), repeatable")
-    common.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import a module that registers custom layers")
     parser = _Parser(prog="kspec", description="Declarative model builder for Keras 3.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     from builder.cli import add_commands as builder_commands
@@ -33,19 +39,29 @@ def make_parser() -> argparse.ArgumentParser:
     import export.cli
     import train
     import trainer.commands
-    for module in (train, trainer.commands, export.cli):
-        module.add_commands(sub, common)
+    train.add_commands(sub, common)
+    for module in (trainer.commands, export.cli):
+        module.add_commands(sub, run_common)
     return parser
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     args = make_parser().parse_args(argv)
+    from trainer import console
+    console.quiet_libraries(getattr(args, "verbose", False))  # before TensorFlow is imported
     try:
         return args.func(args)
     except KeyboardInterrupt:
         print("kspec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`kspec summary SPEC | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception:  # a bug, not bad input: the traceback, and where the details are
+        traceback.print_exc()
+        console.failed()
+        return 1
 
 
 if __name__ == "__main__":

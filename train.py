@@ -33,15 +33,17 @@ class Trainer:
         import keras
         import tensorflow as tf
 
+        from builder.plugins import load_plugins
         from tasks import make_task
         from tasks.data import load_source
         from tasks.data.checks import check_data
         from tasks.data.pipeline import Pipeline
+        from trainer import console
         from trainer.progress import Progress
-        from trainer.rundir import RunDir
+        from trainer.rundir import RunDir, default_run_dir
         from trainer.strategy import OptionError, is_chief
-
         self.args, self.spec, self.precision = args, spec, args.precision
+        self.plugins = load_plugins(args.plugin)  # imported already: where they came from
         self.strategy, self.strategy_name = strategy
         if args.deterministic:
             tf.config.experimental.enable_op_determinism()
@@ -53,9 +55,14 @@ class Trainer:
         if self.global_batch % self.replicas:
             raise OptionError(f"batch size {self.global_batch} does not split evenly over "
                               f"{self.replicas} replicas; choose a multiple of {self.replicas}")
-        self.task = make_task(spec)
         self.source = load_source(args.data, args.data_dir)
+        self.spec = spec = complete_spec(spec, self.source, args)
+        check_memory(spec)
+        self.task = make_task(spec)
         self.notes = check_data(self.source, spec, self.task)
+        if args.precision == "mixed_float16" and not tf.config.list_logical_devices("GPU"):
+            self.notes.append("mixed_float16 on a CPU is far slower than float32 (CPUs have no "
+                              "fast float16 math); use it on GPUs")
         self.pipeline = Pipeline(self.source, self.task, spec, batch_size=self.global_batch,
                                  seed=args.seed, augment_settings=spec.train["augment"])
         per_epoch = self.pipeline.steps_per_epoch()
@@ -65,7 +72,8 @@ class Trainer:
                               f"({self.global_batch}); lower --batch-size")
         self.steps_per_epoch = min(per_epoch, spec.train["steps_per_epoch"] or per_epoch)
         self.has_validation = "validation" in self.source.splits
-        self.rundir = RunDir(args.out or os.path.join("runs", spec.name), self.chief)
+        self.rundir = RunDir(args.out or default_run_dir(spec.name), self.chief)
+        console.keep_log_in(self.rundir.path)
         self.progress = Progress(spec.train["epochs"], self.steps_per_epoch, self.global_batch,
                                  args.quiet)
         self._build()
@@ -140,8 +148,9 @@ class Trainer:
         self.rundir.write_run_json({
             "seed": self.args.seed, "deterministic": self.args.deterministic,
             "strategy": self.strategy_name, "replicas": self.replicas, "xla": self.xla,
-            "precision": self.precision, "dataset": self.args.data,
-            "data_dir": self.args.data_dir, "class_names": list(self.source.class_names),
+            "precision": self.precision, "dataset": _absolute_if_folder(self.args.data),
+            "data_dir": self.args.data_dir and os.path.abspath(self.args.data_dir),
+            "plugins": self.plugins, "class_names": list(self.source.class_names),
             "spec_sha256": self.spec.sha256, "model_sha256": model_hash(self.spec),
             "global_batch": self.global_batch, "steps_per_epoch": self.steps_per_epoch})
 
@@ -161,6 +170,33 @@ class Trainer:
         return True
 
 
+def complete_spec(spec, source, args):
+    """A head whose `classes` was left out gets the dataset's count (recorded in the run's
+    spec.yaml, so evaluate and export build the same model)."""
+    from builder.spec import classes_pending
+    if not classes_pending(spec.head):
+        return spec
+    from tasks import task_class
+    n = task_class(spec.task).classes_in(source)
+    if n < 1:
+        from tasks.data import DataError
+        raise DataError(f"dataset {source.name} names no classes; set head.classes")
+    return load_spec(args.spec, overrides_from(args) + [f"head.classes={n}"], args.plugin)
+
+
+def check_memory(spec) -> None:
+    """Refuses a model whose training state cannot fit in this machine's memory, before any
+    weight is allocated (a typo like `filters: 1000000000` would otherwise take it all)."""
+    from builder.summary import training_bytes
+    from trainer.strategy import OptionError, available_memory
+    need, have = training_bytes(spec), available_memory()
+    if have and need["total"] > have:
+        raise OptionError(
+            f"{spec.name} needs {need['total'] / 1e9:,.1f} GB for its weights, gradients and "
+            f"optimizer state ({need['weights'] / 1e9:,.1f} GB of weights) but this machine has "
+            f"{have / 1e9:,.1f} GB available; `kspec summary` shows which layers hold them")
+
+
 def _cause(exc) -> str:
     """The informative line of a TensorFlow error (the first is often just its kind)."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
@@ -168,6 +204,11 @@ def _cause(exc) -> str:
         if any(word in line for word in ("UNIMPLEMENTED", "not supported", "XLA", "Unsupported")):
             return line[:300]
     return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
+def _absolute_if_folder(data: str) -> str:
+    """A folder dataset is recorded by its absolute path, so the run works from anywhere."""
+    return os.path.abspath(data) if os.path.isdir(data) else data
 
 
 def overrides_from(args) -> list:
@@ -203,7 +244,7 @@ def run(args) -> int:
     t.progress.say(f"{spec.name}: {t.model.count_params():,} params, {t.strategy_name}, "
                    f"batch {t.global_batch}, {t.steps_per_epoch} steps/epoch, {args.precision}"
                    + (f", resumed at step {int(t.checkpoints.step.numpy())}" if resumed else ""))
-    t.rundir.write_spec(spec)
+    t.rundir.write_spec(t.spec)
     if not resumed:
         t.write_run_json()
     import tensorflow as tf
@@ -246,10 +287,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="train.py", description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines (else in RUN_DIR/logs/kspec.log)")
     add_train_options(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    from trainer import console
+    console.quiet_libraries(args.verbose)
+    return run(args)
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.exit(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 REQUIRED = object()
+MAX_INT = 2 ** 31 - 1  # no layer argument is larger; bigger numbers overflow sums and Keras
 
 
 class ArgTypeError(ValueError):
@@ -40,6 +41,9 @@ class ArgType:
                 raise ArgTypeError(f"expected {self.describe}, received {_show(value)}; "
                                    + did_you_mean(value, self.choices))
             return value
+        if _is_int(value) and abs(value) > MAX_INT:
+            raise ArgTypeError(f"expected {self.describe}, received an integer of "
+                               f"{len(str(value))} digits, larger than {MAX_INT:,}")
         out = self.checker(value)
         if out is _BAD:
             raise ArgTypeError(f"expected {self.describe}, received {_show(value)}")

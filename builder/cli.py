@@ -24,7 +24,9 @@ def cmd_check(args) -> int:
         except PluginError as exc:
             print(f"{path}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        print(f"{path}: ok ({spec.name}, {len(spec.graph.nodes)} layers)")
+        pending = "; head classes come from the dataset" if spec.head.get("classes", 0) is None \
+            else ""
+        print(f"{path}: ok ({spec.name}, {len(spec.graph.nodes)} layers{pending})")
     return EXIT_BAD_INPUT if bad else 0
 
 

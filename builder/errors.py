@@ -24,41 +24,76 @@ class Where:
                      self.col if col is None else col, path)
 
 
-class SpecError(Exception):
-    """One mistake in a spec, with where it is and what to change."""
+MAX_SHOWN = 50  # errors printed; the rest are counted ("and 12 more")
+MAX_KEPT = 1000  # distinct errors kept in memory; a million expansions stay bounded
 
-    def __init__(self, where: Where, message: str, hint: str = ""):
+
+class SpecError(Exception):
+    """One mistake in a spec, with where it is and what to change.
+
+    `repeats` counts the expansions (repeat, blocks) that produced the same mistake
+    at the same place: it is printed once, with "(in N expansions)".
+    """
+
+    def __init__(self, where: Where, message: str, hint: str = "", repeats: int = 1):
         self.where = where
         self.message = message
         self.hint = hint
+        self.repeats = repeats
         super().__init__(self.format())
 
     def format(self) -> str:
         w = self.where
         text = f"{w.file}:{w.line}:{w.col}: {w.path or '<top>'}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        text = f"{text} ({self.hint})" if self.hint else text
+        return f"{text} (in {self.repeats} expansions)" if self.repeats > 1 else text
 
 
 class SpecErrors(Exception):
-    """All the mistakes found in one pass; raised once, after checking everything."""
+    """All the mistakes found in one pass; raised once, after checking everything.
 
-    def __init__(self, errors: list[SpecError]):
+    The message shows the first MAX_SHOWN in file order, then how many more there are.
+    """
+
+    def __init__(self, errors: list[SpecError], more: int = 0):
         self.errors = sorted(errors, key=lambda e: (e.where.file, e.where.line, e.where.col))
-        super().__init__("\n".join(e.format() for e in self.errors))
+        self.more = more + max(len(self.errors) - MAX_SHOWN, 0)
+        lines = [e.format() for e in self.errors[:MAX_SHOWN]]
+        if self.more:
+            lines.append(f"... and {self.more} more errors (fix the ones above first)")
+        super().__init__("\n".join(lines))
 
 
 class ErrorSink:
-    """Collects errors during a pass so validation can go on after the first one."""
+    """Collects errors during a pass so validation can go on after the first one.
+
+    The same message at the same place (one spec line, many expansions) is kept
+    once and counted; past MAX_KEPT distinct errors only a count grows.
+    """
 
     def __init__(self) -> None:
-        self.errors: list[SpecError] = []
+        self._seen: dict = {}
+        self.count = 0  # every add, duplicates included: "did this step report anything?"
+        self.dropped = 0
+
+    @property
+    def errors(self) -> list[SpecError]:
+        return [SpecError(e.where, e.message, e.hint, n) for e, n in self._seen.values()]
 
     def add(self, where: Where, message: str, hint: str = "") -> None:
-        self.errors.append(SpecError(where, message, hint))
+        self.count += 1
+        key = (where.file, where.line, where.col, message, hint)
+        if key in self._seen:
+            first, n = self._seen[key]
+            self._seen[key] = (first, n + 1)
+        elif len(self._seen) < MAX_KEPT:
+            self._seen[key] = (SpecError(where, message, hint), 1)
+        else:
+            self.dropped += 1
 
     def raise_if_any(self) -> None:
-        if self.errors:
-            raise SpecErrors(self.errors)
+        if self._seen:
+            raise SpecErrors(self.errors, self.dropped)
 
 
 def did_you_mean(name: str, choices) -> str:
@@ -80,4 +115,6 @@ def type_name(value) -> str:
     if isinstance(value, list):
         text = repr(list(value))
         return f"list {text}" if len(text) <= 40 else f"a list of {len(value)} items"
+    if isinstance(value, str) and len(value) > 60:
+        return f"str {value[:40]!r}... ({len(value):,} characters)"
     return f"{type(value).__name__} {value!r}"

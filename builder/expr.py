@@ -12,6 +12,14 @@ _TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|\$([A-Za-z_][A-Za-z0-9_]*)|(//|
                     r"|\"([^\"]*)\"|'([^']*)')")
 
 
+# Bounds: an argument expression is a short formula. These keep a hostile spec from
+# exhausting the stack (nesting), the CPU or memory (huge numbers, long products).
+MAX_CHARS = 500
+MAX_DEPTH = 32
+MAX_DIGITS = 15
+MAX_MAGNITUDE = 10 ** 15
+
+
 class ExprError(ValueError):
     """An expression that does not parse or refers to an unknown argument."""
 
@@ -32,6 +40,9 @@ def _tokens(text: str):
         if dq is not None or sq is not None:
             out.append(("str", dq if dq is not None else sq))
         elif num is not None:
+            if len(num.replace(".", "").lstrip("0")) > MAX_DIGITS:
+                raise ExprError(f"number {num[:20]}... has more than {MAX_DIGITS} digits in "
+                                f"expression {text[:40]!r}")
             out.append(("num", float(num) if "." in num else int(num)))
         elif name is not None:
             out.append(("name", name))
@@ -47,7 +58,17 @@ def evaluate(text: str, env: dict):
     >>> evaluate("$filters * 4", {"filters": 64})
     256
     """
+    if len(text) > MAX_CHARS:
+        raise ExprError(f"expression of {len(text):,} characters is longer than {MAX_CHARS}: "
+                        f"{text[:40]!r}...")
     tokens = _tokens(text)
+    depth = 0
+    for kind, tok in tokens:
+        depth += (kind, tok) == ("op", "(")
+        depth -= (kind, tok) == ("op", ")")
+        if depth > MAX_DEPTH:
+            raise ExprError(f"parentheses nest deeper than {MAX_DEPTH} in expression "
+                            f"{text[:40]!r}...")
     value, pos = _sum(tokens, 0, env, text)
     if pos != len(tokens):
         raise ExprError(f"unexpected {tokens[pos][1]!r} in expression {text!r}")
@@ -103,12 +124,9 @@ def _arith(op, a, b, text):
             raise ExprError(f"arithmetic on a non-number ({v!r}) in {text!r}")
     if op in ("/", "//") and b == 0:
         raise ExprError(f"division by zero in {text!r}")
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if op == "/":
-        return a / b
-    return a // b
+    result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+              "/": lambda: a / b, "//": lambda: a // b}[op]()
+    if abs(result) > MAX_MAGNITUDE:
+        raise ExprError(f"value {result:.3g} is too large (over {MAX_MAGNITUDE:.0e}) in "
+                        f"expression {text[:60]!r}")
+    return result

@@ -12,6 +12,9 @@ from typing import Callable
 from .argtypes import BOOL, FLOAT, POS_INT, RATE, Arg, enum
 from .registry import ShapeMismatch
 
+# Left out, `classes` comes from the dataset when training starts (and is written into
+# the run's spec.yaml); `kspec check` then validates the body and the head's arguments.
+_CLASSES_DOC = "number of classes; left out, the dataset's"
 POOL = Arg("pool", enum("none", "avg", "max", "flatten"), "none",
            "how a feature map becomes a vector before the dense output")
 
@@ -87,7 +90,7 @@ def _check_classification(a) -> list:
 
 _register(HeadType(
     "classification", "one label per image: softmax (or sigmoid for multi-label) over classes",
-    (Arg("classes", POS_INT, doc="number of classes"),
+    (Arg("classes", POS_INT, None, _CLASSES_DOC),
      Arg("activation", enum("softmax", "sigmoid"), "softmax", "sigmoid: independent labels"),
      Arg("loss", enum("cross_entropy", "binary_cross_entropy"), "cross_entropy", "training loss"),
      Arg("label_smoothing", RATE, 0.0, "label smoothing for cross-entropy"),
@@ -125,7 +128,7 @@ _register(HeadType(
 
 _register(HeadType(
     "classification_localization", "a class and a box per image from one body",
-    (Arg("classes", POS_INT, doc="number of classes"), _BOX_LOSS,
+    (Arg("classes", POS_INT, None, _CLASSES_DOC), _BOX_LOSS,
      Arg("class_weight", FLOAT, 1.0, "weight of the class loss"),
      Arg("box_weight", FLOAT, 1.0, "weight of the box loss"), POOL),
     lambda a, body, inp: _pool_layers(a["pool"], body)
@@ -148,7 +151,7 @@ def _grid_head(a, body, inp):
 
 _register(HeadType(
     "detection", "one-stage grid detector: per cell objectness, box and class (YOLO-style)",
-    (Arg("classes", POS_INT, doc="number of object classes"),
+    (Arg("classes", POS_INT, None, _CLASSES_DOC),
      Arg("max_boxes", POS_INT, 20, "boxes kept after non-maximum suppression"),
      Arg("iou_threshold", FLOAT, 0.5, "NMS overlap threshold"),
      Arg("score_threshold", FLOAT, 0.3, "minimum score of a kept box")),
@@ -165,7 +168,7 @@ def _mask_head(a, body, inp):
 _register(HeadType(
     "mask_detection", "detection by masks (Szegedy et al. 2013): per class, a low-resolution "
     "mask of where its objects are; each connected region of a mask is one box",
-    (Arg("classes", POS_INT, doc="number of object classes"),
+    (Arg("classes", POS_INT, None, _CLASSES_DOC),
      Arg("threshold", RATE, 0.5, "mask probability from which a cell belongs to an object"),
      Arg("min_cells", POS_INT, 1, "the fewest cells a region needs to count as an object"),
      Arg("shrink", FLOAT, 1.0, "masks cover each box shrunk about its centre by this factor "
@@ -197,7 +200,7 @@ def _dense_map_head(channels, activation, name, project):
 
 _register(HeadType(
     "segmentation", "a class per pixel: softmax over classes at the input resolution",
-    (Arg("classes", POS_INT, doc="number of classes, background included"),
+    (Arg("classes", POS_INT, None, _CLASSES_DOC + " (background included)"),
      Arg("loss", enum("cross_entropy", "dice", "jaccard", "cross_entropy_dice",
                       "cross_entropy_jaccard"), "cross_entropy", "training loss"),
      Arg("project", BOOL, True, "add a 1x1 conv to `classes` channels (false: the body did)")),

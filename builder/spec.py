@@ -26,6 +26,7 @@ TOP_KEYS = ("kspec", "name", "paper", "extends", "args", "input", "defaults", "b
             "head", "train")
 LANGUAGE_VERSION = 1
 MAX_EXTENDS = 8
+SPEC_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,19 @@ def _with_extends(path, seen: set, depth: int = 0):
         raise SpecErrors([SpecError(w, f"extends must be a file name, received "
                                     f"{type_name(base_name)}")])
     base_path = os.path.normpath(os.path.join(os.path.dirname(path), base_name))
+    if not base_path.lower().endswith(SPEC_SUFFIXES):
+        raise SpecErrors([SpecError(w, f"extends names {base_name!r}, which is not a spec file",
+                                    "extends reads .yaml or .yml files only")])
     if base_path in seen or depth >= MAX_EXTENDS:
         raise SpecErrors([SpecError(w, f"extends forms a cycle or is deeper than {MAX_EXTENDS}")])
     if not os.path.isfile(base_path):
         raise SpecErrors([SpecError(w, f"extends names {base_name!r}, which does not exist "
                                     f"(looked for {base_path})")])
     base = _with_extends(base_path, seen | {os.path.normpath(path)}, depth + 1)
+    if not any(key in base for key in ("kspec", "name", "layers", "input", "blocks")):
+        # Its keys are not echoed: a file that is not a spec may hold anything.
+        raise SpecErrors([SpecError(w, f"extends names {base_name!r}, which is not a kspec "
+                                    "spec (it has none of kspec:, name:, input:, layers:)")])
     merged = merge(base, raw)
     merged.pop("extends", None)
     return merged
@@ -128,6 +136,8 @@ def apply_overrides(raw, overrides):
             sink.add(w, f"cannot read the value: {exc.errors[0].message}")
             continue
         parts = key.strip().split(".")
+        if parts[0] == "args" and len(parts) == 2 and not _declared(raw, parts[1], w, sink):
+            continue
         node = raw
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node.get(part, {}), dict):
@@ -143,6 +153,16 @@ def apply_overrides(raw, overrides):
                 node.key_where[parts[-1]] = w.at(key)
     sink.raise_if_any()
     return raw
+
+
+def _declared(raw, name: str, where: Where, sink: ErrorSink) -> bool:
+    """`--set args.NAME` may only change an argument the spec declares under `args:`."""
+    declared = raw.get("args") if isinstance(raw.get("args"), dict) else {}
+    if name in declared:
+        return True
+    sink.add(where, f"the spec declares no argument '{name}'",
+             did_you_mean(name, declared) if declared else "it has no `args:` section")
+    return False
 
 
 def _new_map(where):
@@ -184,7 +204,7 @@ def _validate(raw) -> Spec:
     shapes = {}
     if complete and inp and "shape" in inp:
         shapes = input_inferred(inp["shape"])
-        if infer_nodes(graph.nodes, shapes, sink) and head:
+        if infer_nodes(graph.nodes, shapes, sink) and head and not classes_pending(head):
             _add_head(graph, shapes, head, inp["shape"], where_of(raw, "head", top), sink)
     sink.raise_if_any()
     if not graph.outputs:
@@ -314,12 +334,18 @@ def _head(raw, top, env, sink) -> dict:
     if hasattr(value, "value_where"):
         rest = merge(value, {})
         rest.pop("task")
-    n_errors = len(sink.errors)
+    n_errors = sink.count
     args = check_args(rest, HEADS[task].args, w, "head", sink, env, what=f"the {task} head")
-    if len(sink.errors) == n_errors:
-        for arg, message in HEADS[task].check(args):
-            sink.add(where_of(value, arg, w).at(f"head.{arg}"), message)
+    if sink.count > n_errors:
+        return {}  # the head cannot be built from arguments that are wrong or missing
+    for arg, message in HEADS[task].check(args):
+        sink.add(where_of(value, arg, w).at(f"head.{arg}"), message)
     return {"task": task, **args}
+
+
+def classes_pending(head: dict) -> bool:
+    """True when the head's `classes` was left out: it comes from the dataset at training."""
+    return "classes" in head and head["classes"] is None
 
 
 def _add_head(graph: Graph, shapes: dict, head: dict, input_shape, where, sink) -> None:

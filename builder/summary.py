@@ -12,6 +12,27 @@ from .spec import Spec
 BYTES_PER_VALUE = 4  # float32
 
 
+def optimizer_slots(train: dict) -> int:
+    """Arrays the optimizer keeps per trainable weight (Keras 3's optimizers)."""
+    opt = train.get("optimizer") or {"name": "adam"}
+    if opt["name"] in ("adam", "adamw"):
+        return 2  # first and second moments
+    if opt["name"] == "rmsprop":
+        return 1 + (opt.get("momentum", 0) > 0)  # mean square, and momentum when used
+    return 1 if opt.get("momentum", 0) > 0 else 0  # sgd: momentum
+
+
+def training_bytes(spec: Spec) -> dict:
+    """Memory of the state training holds for the whole run, float32: weights, gradients
+    and optimizer slots (activations come on top and scale with the batch)."""
+    t = totals(spec.graph, spec.shapes)
+    weights = t["params"] * BYTES_PER_VALUE
+    gradients = t["trainable"] * BYTES_PER_VALUE
+    slots = t["trainable"] * optimizer_slots(spec.train) * BYTES_PER_VALUE
+    return {"weights": weights, "gradients": gradients, "optimizer": slots,
+            "total": weights + gradients + slots}
+
+
 def summary_dict(spec: Spec) -> dict:
     rows = []
     for node in spec.graph.nodes:
@@ -23,6 +44,9 @@ def summary_dict(spec: Spec) -> dict:
     return {"name": spec.name, "input_shape": list(spec.input["shape"]),
             "total_params": t["params"], "trainable_params": t["trainable"], "macs": t["macs"],
             "weight_mb": t["params"] * BYTES_PER_VALUE / 1e6,
+            "training_state_mb": training_bytes(spec)["total"] / 1e6,
+            "optimizer": (spec.train.get("optimizer") or {}).get("name"),
+            "head_pending": "classes" in spec.head and spec.head["classes"] is None,
             "activation_mb": sum(r["activation_bytes"] for r in rows) / 1e6, "layers": rows}
 
 
@@ -40,5 +64,10 @@ def summary_table(spec: Spec) -> str:
     out += ["", f"total params      {d['total_params']:,} "
                 f"(trainable {d['trainable_params']:,}, weights {d['weight_mb']:.1f} MB float32)",
             f"forward MACs      {d['macs']:,} ({d['macs'] / 1e9:.3f} G per image)",
-            f"activations       {d['activation_mb']:.1f} MB per image (float32, forward)"]
+            f"activations       {d['activation_mb']:.1f} MB per image (float32, forward)",
+            f"training state    {d['training_state_mb']:.1f} MB (weights, gradients and "
+            f"{d['optimizer']} slots, float32)"]
+    if d["head_pending"]:
+        out.append(f"head              {spec.task}: classes come from the dataset at training "
+                   "(not shown above)")
     return "\n".join(out)

@@ -16,6 +16,7 @@ from .errors import ErrorSink, SpecErrors, Where
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
+MAX_NUMBER_CHARS = 40  # Python refuses to read integers of over 4,300 digits at all
 
 _STD_TAGS = {
     "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq")
@@ -61,6 +62,10 @@ class _StrictLoader(yaml.SafeLoader):
 def _scalar(node: yaml.ScalarNode, where: Where, sink: ErrorSink):
     text = node.value
     tag = node.tag
+    if len(text) > MAX_NUMBER_CHARS and (_INT.match(text) or _FLOAT.match(text)):
+        sink.add(where, f"a number of {len(text):,} characters is too long",
+                 f"numbers in a spec have at most {MAX_NUMBER_CHARS} characters")
+        return None
     if tag == _PLAIN:
         return _plain_scalar(text)
     if tag in ("tag:yaml.org,2002:str", "!"):

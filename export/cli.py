@@ -1,41 +1,30 @@
-"""`kspec export RUN_DIR --format savedmodel|tflite|keras|onnx [--quantize ...] [--out PATH]`.
+"""`kspec export RUN_DIR --format savedmodel|tflite|keras|onnx|all [--quantize ...] [--out PATH]`.
 
-Writes each artifact under a temporary name and renames it into place, verifies it
-in a fresh process against the Keras model on real samples, prints a table
-(format, size, difference or agreement, latency per image), writes the manifest
-last, and exits 1 if any check fails.
+Each artifact is written under a temporary name beside its destination, loaded in a
+fresh process and judged against the Keras model on real samples by the task's own
+measures; only then is it renamed into place. A table shows format, size, measure,
+value, bar and latency; the manifest is written last; the command exits 1 if any
+check fails (a failed artifact is not left in place).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import platform
 import sys
 import time
 
+from trainer.atomic import atomic_path
+
+from . import manifest
+
 EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
 SAMPLES = 64
+FORMATS = ("savedmodel", "tflite", "keras", "onnx")
+LEVELS = ("none", "float16", "dynamic", "int8")
+ONNX_INSTALL = 'pip install -e ".[onnx]"'
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    if os.path.isdir(path):
-        for root, _, files in sorted(os.walk(path)):
-            for f in sorted(files):
-                with open(os.path.join(root, f), "rb") as fh:
-                    h.update(os.path.relpath(os.path.join(root, f), path).encode())
-                    h.update(fh.read())
-    else:
-        with open(path, "rb") as fh:
-            h.update(fh.read())
-    return h.hexdigest()
-
-
-def _size(path: str) -> int:
-    if os.path.isdir(path):
-        return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
-    return os.path.getsize(path)
+class UsageError(ValueError):
+    """Options that do not fit together (exit 2)."""
 
 
 def keras_latency(model, x) -> float:
@@ -50,20 +39,52 @@ def keras_latency(model, x) -> float:
     return float(np.median(times))
 
 
+def default_name(fmt: str, q: str) -> str:
+    return {"savedmodel": "savedmodel", "keras": "model.keras", "onnx": "model.onnx",
+            "tflite": f"model_{'float32' if q == 'none' else q}.tflite"}[fmt]
+
+
+def plan(run_dir: str, formats, quantize: str, out: str | None) -> tuple[list, str]:
+    """[(format, level, absolute destination)] and the folder the manifest goes to.
+
+    One artifact: `out` is the artifact itself (a file, or the SavedModel folder).
+    Several: `out` is a folder. Without `out`: RUN_DIR/exports/.
+    """
+    items = [(f, q) for f in formats
+             for q in ((LEVELS if quantize == "all" else (quantize,)) if f == "tflite"
+                       else ("none",))]
+    exports = os.path.abspath(os.path.join(run_dir, "exports"))
+    if out is None:
+        return [(f, q, os.path.join(exports, default_name(f, q))) for f, q in items], exports
+    out = os.path.abspath(out)
+    if len(items) > 1:
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise UsageError(f"--out {out} is a file; with several artifacts --out is a folder")
+        return [(f, q, os.path.join(out, default_name(f, q))) for f, q in items], out
+    (fmt, q), = items
+    if fmt == "savedmodel":
+        if os.path.isdir(out) and os.listdir(out) and not os.path.exists(
+                os.path.join(out, "saved_model.pb")):
+            raise UsageError(f"--out {out} is a folder that holds something other than a "
+                             "SavedModel; name a new folder (it becomes the SavedModel)")
+    elif os.path.isdir(out):
+        raise UsageError(f"--out {out} is a folder; with one format --out is the artifact "
+                         f"itself, for example --out {os.path.join(out, default_name(fmt, q))}")
+    return [(fmt, q, out)], exports
+
+
 class _Context:
     """What every format's export and check needs: the run, its task, samples, outputs."""
 
-    def __init__(self, run_dir: str, out: str | None):
+    def __init__(self, run_dir: str, plugins=()):
         import numpy as np
 
         from tasks import make_task
         from tasks.data import load_source
         from tasks.data.pipeline import Pipeline, normalize
         from trainer.run_loader import load_run
-        self.run = load_run(run_dir)
+        self.run = load_run(run_dir, plugins=plugins)
         self.task = make_task(self.run.spec)
-        self.out = out or os.path.join(run_dir, "exports")
-        os.makedirs(self.out, exist_ok=True)
         info = self.run.info
         source = load_source(info.get("dataset", "shapes"), info.get("data_dir"))
         self.pipe = Pipeline(source, self.task, self.run.spec, batch_size=SAMPLES, cache=False)
@@ -80,140 +101,148 @@ class _Context:
         return {k: np.asarray(v) for k, v in outputs_for(self.task, self.y, fixed_size).items()}
 
 
-def _write_and_run(fmt: str, q: str, c: _Context):
-    """Writes one artifact and runs it in a fresh process: (path, got, reference, latency,
-    modules the fresh process imported)."""
+def _write_and_run(fmt: str, q: str, c: _Context, path: str):
+    """Writes one artifact at `path` and runs it the way a deployment would:
+    (outputs, Keras' reference outputs, latency, modules the runner imported)."""
     import numpy as np
 
     from .formats import write_keras, write_onnx
     from .savedmodel import write_savedmodel
     from .tflite import name_outputs, write_tflite
+    from .verify import run_child
     spec, model = c.run.spec, c.run.model
     if fmt == "savedmodel":
-        path = write_savedmodel(model, spec, c.task, c.names, os.path.join(c.out, "savedmodel"))
-        return _with_child("savedmodel", path, c.raw, c.reference(False))
+        write_savedmodel(model, spec, c.task, c.names, path)
+        got, latency, modules = run_child("savedmodel", path, c.raw)
+        return got, c.reference(False), latency, modules
     if fmt == "tflite":
-        path = os.path.join(c.out, f"model_{'float32' if q == 'none' else q}.tflite")
         rep = np.asarray(c.pipe.sample_images("train", 100)) if q == "int8" else None
         names = write_tflite(model, spec, c.task, q, path, rep)
-        path, got, ref, latency, modules = _with_child("tflite", path, c.raw, c.reference(True))
-        return path, name_outputs(got, names), ref, latency, modules
+        got, latency, modules = run_child("tflite", path, c.raw)
+        return name_outputs(got, names), c.reference(True), latency, modules
     if fmt == "onnx":
-        path = write_onnx(model, spec, c.task, os.path.join(c.out, "model.onnx"))
-        return _with_child("onnx", path, c.raw, c.reference(True))
+        write_onnx(model, spec, c.task, path)
+        got, latency, modules = run_child("onnx", path, c.raw)
+        return got, c.reference(True), latency, modules
     import keras
-    path = write_keras(model, os.path.join(c.out, "model.keras"))
+    write_keras(model, path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     got = {"out": np.asarray(_first(loaded(c.x, training=False)))}
-    return path, got, {"out": np.asarray(_first(c.y))}, keras_latency(loaded, c.x), []
+    return got, {"out": np.asarray(_first(c.y))}, keras_latency(loaded, c.x), []
 
 
-def _with_child(kind: str, path: str, raw, reference: dict):
-    from .verify import run_child
-    got, latency, modules = run_child(kind, path, raw)
-    return path, got, reference, latency, modules
+class _Rejected(Exception):
+    """The artifact failed its checks: it is not renamed into place."""
 
 
-def export_run(run_dir: str, formats, quantize: str, out: str | None) -> tuple[list, bool]:
+def export_one(fmt: str, q: str, dest: str, c: _Context) -> dict:
+    """Writes, verifies and places one artifact; returns its table row."""
+    from tasks.agreement import Check
+    row = {"format": fmt if q == "none" else f"{fmt}-{q}"}
+    suffix = os.path.splitext(dest)[1]
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    try:
+        with atomic_path(dest, suffix=suffix) as tmp:
+            got, ref, latency, modules = _write_and_run(fmt, q, c, tmp)
+            if fmt == "keras":
+                import numpy as np
+                checks = [Check("max abs. diff", float(np.max(np.abs(got["out"] - ref["out"]))),
+                                1e-6, False)]
+            else:
+                checks = c.task.export_checks(q, got, ref, c.x)
+            row.update(path=dest, bytes=manifest.size(tmp), sha256=manifest.sha256(tmp),
+                       checks=[{"measure": k.measure, "value": k.value, "bar": k.bar_text,
+                                "passed": k.passed} for k in checks],
+                       measure=checks[0].measure, value=checks[0].value,
+                       passed=all(k.passed for k in checks), latency_ms=latency * 1000)
+            leaked = sorted({"builder", "tasks", "export", "trainer"} & set(modules))
+            if leaked:
+                row.update(passed=False, error=f"the runner imported kspec's {leaked}")
+            if not row["passed"]:
+                raise _Rejected()
+    except _Rejected:
+        row.pop("path")
+    except Exception as exc:  # a failed export is a failed row, reported, never hidden
+        from .formats import MissingExtra
+        if isinstance(exc, MissingExtra):
+            raise
+        text = str(exc).strip()
+        row.update(passed=False, measure="error", value=float("nan"),
+                   error=text.splitlines()[-1][:300] if text else type(exc).__name__)
+        row.pop("path", None)
+    return row
+
+
+def export_run(run_dir: str, formats, quantize: str, out: str | None,
+               plugins=(), skip_missing_extra: bool = False) -> tuple[list, bool]:
     """Exports and verifies each format; returns (table rows, all passed)."""
+    import keras
+    import tensorflow as tf
+
     from .formats import MissingExtra
-    from .verify import compare
-    c = _Context(run_dir, out)
-    rows, ok = [], True
-    for fmt in formats:
-        levels = ["none"]
-        if fmt == "tflite":
-            levels = ["none", "float16", "dynamic", "int8"] if quantize == "all" else [quantize]
-        for q in levels:
-            row = {"format": fmt if q == "none" else f"{fmt}-{q}"}
-            try:
-                path, got, ref, latency, modules = _write_and_run(fmt, q, c)
-                passed, measure, value = (_exact(got["out"], ref["out"]) if fmt == "keras"
-                                          else compare(c.task, q, got, ref))
-                leaked = sorted({"builder", "tasks", "export", "trainer"} & set(modules))
-                if leaked:
-                    passed, measure = False, f"child imported {leaked}"
-                row.update(path=path, bytes=_size(path), sha256=_sha256(path), measure=measure,
-                           value=value, passed=passed, latency_ms=latency * 1000)
-            except MissingExtra:
+    targets, folder = plan(run_dir, formats, quantize, out)
+    c = _Context(run_dir, plugins)
+    rows, notes = [], []
+    for place in {os.path.dirname(dest) for _, _, dest in targets} | {folder}:
+        notes += [f"removed {name}, left by an export that was stopped"
+                  for name in manifest.clean_leftovers(place)]
+    for fmt, q, dest in targets:
+        try:
+            rows.append(export_one(fmt, q, dest, c))
+        except MissingExtra:
+            if not skip_missing_extra:
                 raise
-            except Exception as exc:  # a failed export is a failed row, reported, never hidden
-                text = str(exc).strip()
-                row.update(passed=False, measure="error", value=float("nan"),
-                           error=text.splitlines()[-1][:300] if text else type(exc).__name__)
-            ok &= row["passed"]
-            rows.append(row)
+            rows.append({"format": fmt, "passed": True, "skipped": f"needs {ONNX_INSTALL}"})
     rows.append({"format": "keras model(x)", "latency_ms": keras_latency(c.run.model, c.x) * 1000,
                  "passed": True})
-    write_manifest(c.out, c.run, rows)
-    return rows, ok
+    note = manifest.write_manifest(folder, c.run, rows, {"tensorflow": tf.__version__,
+                                                         "keras": keras.__version__})
+    for text in notes + ([note] if note else []):
+        print(f"note: {text}", file=sys.stderr)
+    return rows, all(r["passed"] for r in rows)
 
 
 def _first(y):
     return next(iter(y.values())) if isinstance(y, dict) else y
 
 
-def _exact(a, b):
-    import numpy as np
-    diff = float(np.max(np.abs(a - b)))
-    return diff <= 1e-6, "max abs. diff", diff
-
-
-def write_manifest(out: str, run, rows) -> None:
-    import keras
-    import tensorflow as tf
-
-    from trainer.atomic import write_text
-    manifest = {"run": os.path.abspath(run.path), "weights": run.weights,
-                "spec_sha256": run.info.get("spec_sha256"),
-                "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                             "keras": keras.__version__},
-                "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "artifacts": [{k: v for k, v in r.items()} for r in rows if "path" in r]}
-    existing = os.path.join(out, "manifest.json")
-    if os.path.exists(existing):  # keep entries of formats not exported this time
-        with open(existing) as fh:
-            old = json.load(fh).get("artifacts", [])
-        now = {a["path"] for a in manifest["artifacts"]}
-        manifest["artifacts"] = [a for a in old if a["path"] not in now
-                                 and os.path.exists(a["path"])] + manifest["artifacts"]
-    write_text(existing, json.dumps(manifest, indent=1, default=str) + "\n")
-
-
-def check_manifest(folder: str) -> list[str]:
-    """Problems with the artifacts a manifest lists: missing, resized or changed files."""
-    with open(os.path.join(folder, "manifest.json")) as fh:
-        artifacts = json.load(fh)["artifacts"]
-    problems = []
-    for a in artifacts:
-        if not os.path.exists(a["path"]):
-            problems.append(f"{a['path']}: missing")
-        elif _size(a["path"]) != a["bytes"] or _sha256(a["path"]) != a["sha256"]:
-            problems.append(f"{a['path']}: differs from the manifest (size or sha256)")
-    return problems
-
-
 def print_table(rows) -> None:
-    print(f"{'format':18s} {'size':>10s}  {'check':24s} {'value':>10s}  {'ms/image':>9s}  result")
+    print(f"{'format':16s} {'size':>9s}  {'check':20s} {'value':>9s}  {'bar':>9s}  "
+          f"{'ms/image':>8s}  result")
     for r in rows:
         size = f"{r['bytes'] / 1e6:.2f} MB" if "bytes" in r else ""
-        value = f"{r['value']:.3g}" if isinstance(r.get("value"), float) else ""
-        result = "ok" if r["passed"] else f"FAILED {r.get('error', '')}"
-        print(f"{r['format']:18s} {size:>10s}  {r.get('measure', ''):24s} {value:>10s}  "
-              f"{r.get('latency_ms', float('nan')):9.3f}  {result}")
+        checks = r.get("checks") or [{"measure": r.get("measure", ""), "value": r.get("value"),
+                                      "bar": ""}]
+        if r.get("skipped"):
+            result = f"skipped: {r['skipped']}"
+        else:
+            result = "ok" if r["passed"] else f"FAILED {r.get('error', '')}".rstrip()
+            result += "" if r["passed"] or "path" in r or "error" in r else " (not written)"
+        latency = f"{r['latency_ms']:8.3f}" if "latency_ms" in r else ""
+        for i, k in enumerate(checks):  # one line per measure; the artifact's on the first
+            value = f"{k['value']:.3g}" if isinstance(k.get("value"), float) else ""
+            first = i == 0
+            print(f"{r['format'] if first else '':16s} {size if first else '':>9s}  "
+                  f"{k['measure']:20s} {value:>9s}  {k['bar']:>9s}  "
+                  f"{latency if first else '':>8s}  {result if first else ''}".rstrip())
+    written = sorted({os.path.dirname(r["path"]) for r in rows if r.get("path")})
+    if written:
+        print(f"written to {', '.join(written)}")
 
 
 def cmd_export(args) -> int:
     from tasks.data import DataError
     from trainer.run_loader import RunError
-    formats = ["savedmodel", "tflite", "keras"] if args.format == "all" else [args.format]
-    if args.quantize != "none" and formats != ["tflite"] and args.format != "all":
-        print("kspec export: --quantize applies to --format tflite", file=sys.stderr)
-        return EXIT_BAD_INPUT
+
     from .formats import MissingExtra
+    formats = list(FORMATS) if args.format == "all" else [args.format]
+    if args.quantize != "none" and args.format not in ("tflite", "all"):
+        print("kspec export: --quantize applies to --format tflite (or all)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
-        rows, ok = export_run(args.run_dir, formats, args.quantize, args.out)
-    except (RunError, DataError, MissingExtra) as exc:
+        rows, ok = export_run(args.run_dir, formats, args.quantize, args.out, args.plugin,
+                              skip_missing_extra=args.format == "all")
+    except (RunError, DataError, MissingExtra, UsageError) as exc:
         print(f"kspec export: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print_table(rows)
@@ -221,11 +250,20 @@ def cmd_export(args) -> int:
 
 
 def add_commands(sub, common) -> None:
-    p = sub.add_parser("export", help="write and verify deployment artifacts")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--format", required=True,
-                   choices=["savedmodel", "tflite", "keras", "onnx", "all"])
-    p.add_argument("--quantize", default="none",
-                   choices=["none", "float16", "dynamic", "int8", "all"])
-    p.add_argument("--out", default=None, help="default: RUN_DIR/exports/")
+    p = sub.add_parser(
+        "export", parents=[common], help="write and verify deployment artifacts",
+        description="Writes deployment artifacts of a trained run and verifies each one "
+        "in a fresh process against the Keras model on real samples of the run's data.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory that `kspec train` wrote")
+    p.add_argument("--format", required=True, choices=["savedmodel", "tflite", "keras", "onnx",
+                                                       "all"],
+                   help="savedmodel: a folder with serving_default (uint8 images of any size); "
+                   "tflite: LiteRT, builtin ops only; keras: a .keras file; onnx: needs "
+                   f"{ONNX_INSTALL}; all: each of them (ONNX skipped when not installed)")
+    p.add_argument("--quantize", default="none", choices=["none", *LEVELS[1:], "all"],
+                   help="TFLite only: float16, dynamic range, or int8 (calibrated on the run's "
+                   "training images, uint8 input); all: every level (default: none, float32)")
+    p.add_argument("--out", default=None, metavar="PATH",
+                   help="one artifact: PATH is the artifact itself (model.tflite, the SavedModel "
+                   "folder); several: PATH is a folder (default: RUN_DIR/exports/)")
     p.set_defaults(func=cmd_export)

@@ -1,7 +1,9 @@
-"""`.keras` (loaded back with safe_mode=True) and ONNX (optional extra)."""
-from __future__ import annotations
+"""`.keras` (loaded back with safe_mode=True) and ONNX (optional extra).
 
-from trainer.atomic import atomic_path
+Writers write to the path they are given; `export.cli` gives a temporary one and
+renames it into place only after the artifact is verified.
+"""
+from __future__ import annotations
 
 
 class MissingExtra(Exception):
@@ -9,8 +11,7 @@ class MissingExtra(Exception):
 
 
 def write_keras(model, target: str) -> str:
-    with atomic_path(target, suffix=".keras") as tmp:
-        model.save(tmp)
+    model.save(target)
     return target
 
 
@@ -24,6 +25,5 @@ def write_onnx(model, spec, task, target: str) -> str:
     from .serving import serving_function
     # The fixed-size form (as for TFLite): detection gives its raw grid, no NMS op.
     fn = serving_function(model, spec, task, for_tflite=True)
-    with atomic_path(target, suffix=".onnx") as tmp:
-        tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, output_path=tmp)
+    tf2onnx.convert.from_function(fn, input_signature=fn.input_signature, output_path=target)
     return target

@@ -6,12 +6,11 @@ import tempfile
 
 import tensorflow as tf
 
-from trainer.atomic import atomic_path
-
 from .serving import serving_function
 
 
 def write_savedmodel(model, spec, task, class_names, target: str) -> str:
+    """Writes the SavedModel folder at `target` (the caller makes that crash-safe)."""
     module = tf.Module()
     module.model = model
     module.serve = serving_function(model, spec, task)
@@ -20,6 +19,5 @@ def write_savedmodel(model, spec, task, class_names, target: str) -> str:
         with open(labels, "w") as fh:
             fh.write("\n".join(class_names) + ("\n" if class_names else ""))
         module.labels = tf.saved_model.Asset(labels)
-        with atomic_path(target) as tmp:
-            tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve})
+        tf.saved_model.save(module, target, signatures={"serving_default": module.serve})
     return target

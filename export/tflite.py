@@ -4,8 +4,6 @@ from __future__ import annotations
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from trainer.atomic import atomic_path
-
 from .serving import serving_function
 
 QUANTIZE = ("none", "float16", "dynamic", "int8")
@@ -45,11 +43,10 @@ def convert(model, spec, task, quantize: str, representative=None):
 
 
 def write_tflite(model, spec, task, quantize: str, target: str, representative=None):
-    """Writes the file atomically; returns the output names in the file's order."""
+    """Writes the file; returns the output names in the file's order."""
     data, names = convert(model, spec, task, quantize, representative)
-    with atomic_path(target, suffix=".tflite") as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+    with open(target, "wb") as fh:
+        fh.write(data)
     return names
 
 

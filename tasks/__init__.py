@@ -20,6 +20,10 @@ TASKS = {
 }
 
 
+def task_class(name: str):
+    module, cls = TASKS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 def make_task(spec):
-    module, cls = TASKS[spec.task].split(":")
-    return getattr(importlib.import_module(module), cls)(spec)
+    return task_class(spec.task)(spec)

@@ -7,6 +7,7 @@ global batch across replicas.
 """
 from __future__ import annotations
 
+from .agreement import pick, rel_diff
 from .data.sources import DataError
 
 
@@ -29,20 +30,33 @@ class Task:
         None means the target is the model input itself (autoencoders)."""
         raise NotImplementedError
 
-    def check_source(self, source) -> None:
-        """Raises DataError when the dataset cannot feed this task."""
+    @classmethod
+    def classes_in(cls, source) -> int:
+        """How many classes the head needs for this dataset (when the spec leaves it out)."""
+        return source.num_classes
+
+    def check_source(self, source) -> list:
+        """Raises DataError when the dataset cannot feed this task; returns notes."""
         spec = source.splits["train"].element_spec
         for field in self.needs:
             if field not in spec:
                 raise DataError(f"dataset {source.name}, split train: the {self.name} task needs "
                                 f"the field '{field}', which this dataset does not have "
                                 f"(it has: {', '.join(sorted(spec))})")
+        return []
 
-    def check_classes(self, source, classes: int) -> None:
-        if source.num_classes > classes:
-            raise DataError(f"dataset {source.name} has {source.num_classes} classes but the "
-                            f"spec's head.classes is {classes}: set "
-                            f"--set head.classes={source.num_classes} (or args.classes)")
+    def check_classes(self, source, classes: int) -> list:
+        """Fewer outputs than the data's classes cannot train; more only waste outputs."""
+        have = source.num_classes
+        if have > classes:
+            raise DataError(f"dataset {source.name} has {have} classes but the spec's "
+                            f"head.classes is {classes}: leave head.classes out (it then "
+                            f"comes from the data) or set --set head.classes={have}")
+        if have and classes > have:
+            return [f"head.classes is {classes} but dataset {source.name} has {have} classes: "
+                    f"{classes - have} outputs never see a label (leave head.classes out to "
+                    "use the data's)"]
+        return []
 
     # -- training ----------------------------------------------------------------------
     def loss(self, y_true, y_pred):
@@ -75,6 +89,25 @@ class Task:
     def primary_metric(self) -> tuple[str, str]:
         """(metric name, "max" or "min") used to pick the best checkpoint."""
         return "loss", "min"
+
+    # -- export ------------------------------------------------------------------------
+    export_output = "output"  # the serving output an exported artifact is compared on
+
+    def export_checks(self, quantize: str, got: dict, ref: dict, x) -> list:
+        """How an artifact's outputs (`got`) are judged against Keras' (`ref`) on the same
+        samples `x` (normalised): float32 must match to rounding; a quantized artifact
+        is held to the task's own yardstick (`quantized_checks`)."""
+        if quantize == "none":
+            key = self.export_key(ref)
+            return [rel_diff(pick(got, key), ref[key], "none")]
+        return self.quantized_checks(quantize, got, ref, x)
+
+    def export_key(self, ref: dict) -> str:
+        return self.export_output
+
+    def quantized_checks(self, quantize: str, got: dict, ref: dict, x) -> list:
+        key = self.export_key(ref)
+        return [rel_diff(pick(got, key), ref[key], quantize)]
 
     # -- prediction ----------------------------------------------------------------------
     def decode(self, y_pred, class_names=()) -> list:

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .agreement import Check, pick, top1_agreement
 from .base import Task
 
 
@@ -21,7 +22,7 @@ class Classification(Task):
     def check_source(self, source):
         super().check_source(source)
         # One sigmoid unit is binary: it fits a two-class dataset.
-        self.check_classes(source, 2 if self.classes == 1 else self.classes)
+        return self.check_classes(source, 2 if self.classes == 1 else self.classes)
 
     def targets(self, example):
         label = example["label"]
@@ -53,6 +54,15 @@ class Classification(Task):
 
     def primary_metric(self):
         return "accuracy", "max"
+
+    export_output = "probabilities"
+
+    def quantized_checks(self, quantize, got, ref, x):
+        got, ref = pick(got, "probabilities"), ref["probabilities"]
+        if self.multi_label:  # each label's yes/no, not one top class
+            agree = float(np.mean((np.asarray(got).reshape(ref.shape) >= 0.5) == (ref >= 0.5)))
+            return [Check("label agreement", agree, 0.98, True)]
+        return [top1_agreement(got, ref)]
 
     def decode(self, y_pred, class_names=()):
         probs = np.asarray(y_pred)

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .agreement import Check, pick
 from .base import Task
 from .boxes import average_precision
 
@@ -29,7 +30,7 @@ class Detection(Task):
 
     def check_source(self, source):
         super().check_source(source)
-        self.check_classes(source, self.classes)
+        return self.check_classes(source, self.classes)
 
     def targets(self, example):
         """Batched boxes [B, N, 4] yxyx (padding -1) -> grid targets [B, S, S, 5 + C]."""
@@ -89,6 +90,24 @@ class Detection(Task):
                                    np.array([d["class"] for d in item["objects"]])))
         out["map50"] = average_precision(detections, truths, self.classes, 0.5)
         return out
+
+    def export_key(self, ref):
+        return "grid" if "grid" in ref else "scores"  # TFLite and ONNX stop at the grid
+
+    def quantized_checks(self, quantize, got, ref, x):
+        """The boxes a quantized grid gives, scored (mAP@0.5) against Keras' boxes."""
+        grid = ref["grid"]
+        as_truth = [(b[:n], c[:n]) for b, _, c, n in zip(*self._numpy_detections(grid))]
+        found = [(b[:n], s[:n], c[:n]) for b, s, c, n in
+                 zip(*self._numpy_detections(np.asarray(pick(got, "grid")).reshape(grid.shape)))]
+        if not any(len(c) for _, c in as_truth):  # Keras found nothing: so must the artifact
+            value = 0.0 if any(len(c) for _, _, c in found) else 1.0
+        else:
+            value = average_precision(found, as_truth, self.classes, 0.5)
+        return [Check("mAP@0.5 vs Keras", value, 0.9, True)]
+
+    def _numpy_detections(self, grid):
+        return [t.numpy() for t in self.decode_tensors(tf.constant(grid))]
 
     def decode_tensors(self, y_pred):
         """Raw grid -> (boxes yxyx [B, K, 4], scores [B, K], classes [B, K], count [B])."""

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .agreement import error_ratio, pick
 from .base import Task
 from .data.sources import DataError
 
@@ -27,6 +28,12 @@ class Autoencoder(Task):
     def primary_metric(self):
         return "mse", "min"
 
+    export_output = "reconstruction"
+
+    def quantized_checks(self, quantize, got, ref, x):
+        # What matters is how well the input comes back, not each pixel's rounding.
+        return [error_ratio(pick(got, "reconstruction"), ref["reconstruction"], x)]
+
     def decode(self, y_pred, class_names=()):
         return [{"reconstruction_shape": list(r.shape), "mean": float(np.mean(r))}
                 for r in np.asarray(y_pred)]
@@ -36,6 +43,8 @@ class NoHead(Autoencoder):
     """A body without a head: trainable only as an identity map (loss mse or mae)."""
 
     name = "none"
+    export_output = "output"
+    quantized_checks = Task.quantized_checks  # features have no target to be judged by
 
     def check_source(self, source):
         if self.head.get("loss", "none") == "none":
@@ -45,3 +54,4 @@ class NoHead(Autoencoder):
         if tuple(out) != tuple(self.spec.input["shape"]):
             raise DataError(f"head none with a loss reconstructs the input, but the output "
                             f"shape {out} differs from the input {self.spec.input['shape']}")
+        return []

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .agreement import mean_box_iou, pick, top1_agreement
 from .base import Task
 from .boxes import cxcywh_to_yxyx, iou_cxcywh, yxyx_to_cxcywh
 
@@ -38,6 +39,12 @@ def _decode_box(b):
     return {"box": [float(v) for v in np.clip(yxyx, 0, 1)], "box_format": "ymin,xmin,ymax,xmax"}
 
 
+def _box_agreement(got, ref):
+    """Mean IoU of the artifact's boxes with Keras' (both cx, cy, w, h)."""
+    to_yxyx = lambda b: cxcywh_to_yxyx(tf.constant(np.asarray(b, np.float32))).numpy()  # noqa
+    return mean_box_iou(to_yxyx(np.asarray(got).reshape(np.shape(ref))), to_yxyx(ref))
+
+
 class Localization(Task):
     name = "localization"
     needs = ("bbox",)
@@ -54,6 +61,11 @@ class Localization(Task):
     def primary_metric(self):
         return "iou", "max"
 
+    export_output = "boxes"
+
+    def quantized_checks(self, quantize, got, ref, x):
+        return [_box_agreement(pick(got, "boxes"), ref["boxes"])]
+
     def decode(self, y_pred, class_names=()):
         return [_decode_box(b) for b in np.asarray(y_pred)]
 
@@ -64,7 +76,7 @@ class ClassificationLocalization(Task):
 
     def check_source(self, source):
         super().check_source(source)
-        self.check_classes(source, self.head["classes"])
+        return self.check_classes(source, self.head["classes"])
 
     def targets(self, example):
         return {"class": example["label"], "box": yxyx_to_cxcywh(example["bbox"])}
@@ -83,6 +95,12 @@ class ClassificationLocalization(Task):
 
     def primary_metric(self):
         return "iou", "max"
+
+    export_output = "probabilities"
+
+    def quantized_checks(self, quantize, got, ref, x):
+        return [top1_agreement(pick(got, "probabilities"), ref["probabilities"]),
+                _box_agreement(pick(got, "boxes"), ref["boxes"])]
 
     def decode(self, y_pred, class_names=()):
         out = []

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .agreement import mask_iou, pick
 from .detection import Detection
 from .segmentation import overlap_loss
 
@@ -58,6 +59,16 @@ class MaskDetection(Detection):
 
     def update_metrics(self, metrics, y_true, y_pred):
         metrics[0].update_state(y_true, tf.sigmoid(tf.cast(y_pred, tf.float32)))
+
+    export_output = "masks"
+
+    def export_key(self, ref):
+        return "masks"
+
+    def quantized_checks(self, quantize, got, ref, x):
+        # What a deployment keeps is the thresholded mask (its regions are the boxes):
+        # a cell near the threshold flips under any rounding, so compare the masks.
+        return [mask_iou(pick(got, "masks"), ref["masks"], self.head["threshold"])]
 
     def decode(self, y_pred, class_names=()):
         """Mask logits -> per image, one object per connected region of each class's mask."""

@@ -22,6 +22,7 @@ class Regression(Task):
         if self.head["units"] not in (1, 4):
             raise DataError(f"dataset {source.name}: regression targets here are the main "
                             "object's area (units: 1) or box (units: 4)")
+        return []
 
     def targets(self, example):
         b = example["bbox"]
@@ -38,6 +39,8 @@ class Regression(Task):
 
     def primary_metric(self):
         return "mae", "min"
+
+    export_output = "values"
 
     def decode(self, y_pred, class_names=()):
         return [{"values": [float(v) for v in row]} for row in np.asarray(y_pred)]

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .agreement import Check, mean_class_iou, pick
 from .base import Task
 from .data.sources import DataError
 
@@ -38,12 +39,20 @@ class Segmentation(Task):
         super().__init__(spec)
         self.classes = self.head["classes"]
 
+    @classmethod
+    def classes_in(cls, source) -> int:
+        if not source.mask_classes:
+            raise DataError(f"dataset {source.name}: how many classes its masks hold is not "
+                            "recorded; set head.classes (background included)")
+        return source.mask_classes
+
     def check_source(self, source):
-        super().check_source(source)
+        notes = super().check_source(source)
         if source.mask_classes and source.mask_classes > self.classes:
             raise DataError(f"dataset {source.name}, field mask: masks hold {source.mask_classes}"
                             f" classes (background included) but head.classes is "
                             f"{self.classes}: set --set head.classes={source.mask_classes}")
+        return notes
 
     def targets(self, example):
         return tf.cast(example["mask"][..., 0], tf.int32)
@@ -68,6 +77,15 @@ class Segmentation(Task):
 
     def primary_metric(self):
         return "mean_iou", "max"
+
+    export_output = "probabilities"
+
+    def quantized_checks(self, quantize, got, ref, x):
+        probs = ref["probabilities"]
+        got_ids = np.argmax(np.asarray(pick(got, "probabilities")).reshape(probs.shape), -1)
+        ref_ids = np.argmax(probs, -1)
+        return [Check("pixel agreement", float(np.mean(got_ids == ref_ids)), 0.98, True),
+                mean_class_iou(got_ids, ref_ids, probs.shape[-1])]
 
     def decode(self, y_pred, class_names=()):
         masks = np.argmax(np.asarray(y_pred), -1)

@@ -20,7 +20,12 @@ def read_inputs(paths, input_section: dict):
         if not os.path.isfile(path):
             raise ValueError(f"{path}: no such file")
         if path.endswith(".npy"):
-            batch = np.load(path, allow_pickle=False)
+            try:
+                batch = np.load(path, allow_pickle=False)
+            except (ValueError, OSError, EOFError) as exc:
+                raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
+            if batch.size == 0:
+                raise ValueError(f"{path}: the array holds no samples (shape {batch.shape})")
             if batch.shape[1:] != shape and batch.shape != shape:
                 raise ValueError(f"{path}: array shape {batch.shape} does not fit the model's "
                                  f"input {shape} (with or without a batch axis)")
@@ -28,8 +33,12 @@ def read_inputs(paths, input_section: dict):
             names += [f"{path}[{i}]" for i in range(len(batch))]
             arrays.append(batch.astype(np.float32))
         elif path.lower().endswith(IMAGE_SUFFIXES):
-            img = tf.io.decode_image(tf.io.read_file(path), channels=shape[2],
-                                     expand_animations=False)
+            try:
+                img = tf.io.decode_image(tf.io.read_file(path), channels=shape[2],
+                                         expand_animations=False)
+            except tf.errors.OpError:
+                raise ValueError(f"{path}: not a readable image (corrupt, empty or another "
+                                 "format)") from None
             img = tf.image.resize(img, shape[:2])
             names.append(path)
             arrays.append(img.numpy()[None])
@@ -46,18 +55,27 @@ def cmd_evaluate(args) -> int:
     from trainer.run_loader import RunError, load_run
     from trainer.step import make_predict
     try:
-        run = load_run(args.run_dir)
+        run = load_run(args.run_dir, plugins=args.plugin)
         task = make_task(run.spec)
         source = load_source(args.data or run.info.get("dataset", "shapes"),
                              args.data_dir or run.info.get("data_dir"))
         check_data(source, run.spec, task)
         split = args.split or ("test" if "test" in source.splits else "validation")
+        if split not in source.splits:
+            raise DataError(f"dataset {source.name} has no split {split!r} (it has "
+                            f"{', '.join(source.splits)})")
         pipeline = Pipeline(source, task, run.spec, batch_size=args.batch_size, cache=False)
         result = task.evaluate(make_predict(run.model), pipeline, split)
     except (RunError, DataError) as exc:
         print(f"kspec evaluate: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(json.dumps({"run": args.run_dir, "weights": run.weights, "split": split, **result}))
+    report = {"run": args.run_dir, "weights": run.weights, "split": split, **result}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{args.run_dir}: split {split}, weights {run.weights}")
+        for key, value in result.items():
+            print(f"  {key:24s} {value:.4f}" if isinstance(value, float) else f"  {key:24s} {value}")
     return 0
 
 
@@ -66,7 +84,7 @@ def cmd_predict(args) -> int:
     from tasks.data.pipeline import normalize
     from trainer.run_loader import RunError, load_run
     try:
-        run = load_run(args.run_dir)
+        run = load_run(args.run_dir, plugins=args.plugin)
         names, raw = read_inputs(args.inputs, run.spec.input)
     except (RunError, ValueError) as exc:
         print(f"kspec predict: {exc}", file=sys.stderr)
@@ -75,7 +93,9 @@ def cmd_predict(args) -> int:
     x = normalize(raw, run.spec.input) if len(run.spec.input["shape"]) == 3 else raw
     outputs = run.model.predict(x, verbose=0, batch_size=64)
     decoded = task.decode(outputs, tuple(run.info.get("class_names", ())))
-    for name, item in zip(names, decoded):
+    for i, (name, item) in enumerate(zip(names, decoded)):
+        if "mask" in item:  # a whole mask is no line to read: it goes to a PNG file
+            item = {**item, "mask": _write_mask(item["mask"], args.masks, i, name)}
         print(json.dumps({"input": name, **item}))
     if args.draw:
         from tasks.draw import draw_predictions
@@ -85,13 +105,23 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _write_mask(mask, folder: str, index: int, name: str) -> str:
+    """Class ids as the pixel values of a PNG (0 = background); returns its path."""
+    from PIL import Image
+    os.makedirs(folder, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(name.split("[")[0]))[0] or "input"
+    path = os.path.join(folder, f"{index:03d}_{stem}_mask.png")
+    Image.fromarray(np.asarray(mask, np.uint8)).save(path)
+    return path
+
+
 def cmd_embed(args) -> int:
     import keras
 
     from tasks.data.pipeline import normalize
     from trainer.run_loader import RunError, load_run
     try:
-        run = load_run(args.run_dir)
+        run = load_run(args.run_dir, plugins=args.plugin)
         layer = run.model.get_layer(run.spec.graph.ids.get(args.layer, args.layer))
         names, raw = read_inputs(args.inputs, run.spec.input)
     except (RunError, ValueError) as exc:
@@ -107,20 +137,24 @@ def cmd_embed(args) -> int:
 
 
 def add_commands(sub, common) -> None:
-    p = sub.add_parser("evaluate", help="metrics of a run's best weights on its test split")
+    p = sub.add_parser("evaluate", parents=[common], help="metrics of a run's best weights on its test split")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--data", default=None, help="another dataset (default: the run's)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--split", default=None, help="default: test (or validation)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--json", action="store_true", help="one JSON line instead of a table")
     p.set_defaults(func=cmd_evaluate)
-    p = sub.add_parser("predict", help="predictions for image files or a .npy batch")
+    p = sub.add_parser("predict", parents=[common], help="predictions for image files or a .npy batch")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--draw", default=None, metavar="DIR",
                    help="also write pictures with the predictions drawn on them")
+    p.add_argument("--masks", default="masks", metavar="DIR",
+                   help="segmentation: where the predicted masks are written as PNG files "
+                   "(default: masks/)")
     p.set_defaults(func=cmd_predict)
-    p = sub.add_parser("embed", help="features from a named layer, written as .npy")
+    p = sub.add_parser("embed", parents=[common], help="features from a named layer, written as .npy")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--layer", required=True, help="layer name or id to cut the model at")

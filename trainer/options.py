@@ -6,6 +6,17 @@ import argparse
 EXIT_PREEMPTED = 75  # SIGTERM: state saved; run the same command again to resume
 
 
+def _count(text: str) -> int:
+    """An integer >= 0 (argparse turns the ValueError into an exit-2 message)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+_count.__name__ = "integer >= 0"  # argparse names the type in its message
+
+
 def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="the model spec (YAML)")
     p.add_argument("--data", default="shapes",
@@ -19,9 +30,9 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    choices=["float32", "mixed_float16", "mixed_bfloat16"])
     p.add_argument("--no-xla", action="store_true", help="do not compile the step with XLA")
     p.add_argument("--strategy", default="auto", choices=["auto", "one", "mirrored", "multiworker"])
-    p.add_argument("--logical-cpus", type=int, default=0,
+    p.add_argument("--logical-cpus", type=_count, default=0,
                    help="split the CPU into N logical devices (to try distribution on a CPU)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_count, default=0, help="random seed (an integer >= 0)")
     p.add_argument("--deterministic", action="store_true",
                    help="op determinism and seeded everything: identical weights run to run")
     p.add_argument("--resume", dest="resume", action="store_true", default=True,

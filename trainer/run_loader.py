@@ -19,10 +19,12 @@ class LoadedRun:
     weights: str
 
 
-def load_run(path: str, checkpoint: str | None = None) -> LoadedRun:
+def load_run(path: str, checkpoint: str | None = None, plugins=()) -> LoadedRun:
+    """Opens a run: its plugins (recorded ones, then `plugins`), spec, model and weights."""
     import tensorflow as tf
 
-    from builder import build_model, load_spec
+    from builder import SpecErrors, build_model, load_spec
+    from builder.plugins import PluginError, load_plugins
     from trainer.checkpoint import Checkpoints
     spec_path = os.path.join(path, "spec.yaml")
     if not os.path.isfile(spec_path):
@@ -32,7 +34,19 @@ def load_run(path: str, checkpoint: str | None = None) -> LoadedRun:
     if os.path.isfile(os.path.join(path, "run.json")):
         with open(os.path.join(path, "run.json")) as fh:
             info = json.load(fh)
-    spec = load_spec(spec_path)
+    from trainer import console
+    console.keep_log_in(path)
+    recorded = [p for p in info.get("plugins") or [] if isinstance(p, dict)]
+    try:
+        for p in recorded:
+            load_plugins([p["module"]], [p["root"]] if p.get("root") else [])
+        load_plugins(plugins)
+        spec = load_spec(spec_path)
+    except PluginError as exc:
+        raise RunError(f"{path} was trained with plugin layers: {exc}; pass --plugin MODULE "
+                       "from the folder that holds it") from None
+    except SpecErrors as exc:
+        raise RunError(f"{path}/spec.yaml does not load:\n{exc}") from None
     model = build_model(spec)
     weights = checkpoint or Checkpoints.latest(os.path.join(path, "checkpoints"))
     if weights:

@@ -4,10 +4,18 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import time
 
 from .atomic import atomic_path, write_text
+
+
+def default_run_dir(name: str) -> str:
+    """`runs/<name>` with the name reduced to [A-Za-z0-9._-]: a spec's `name: ".."` or
+    `name: a/b` must not put a run anywhere but in its own folder under runs/."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".") or "run"
+    return os.path.join("runs", safe)
 
 
 class RunDir:

@@ -21,14 +21,49 @@ def configure_devices(logical_cpus: int) -> None:
             cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
 
 
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation here (0 if unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
 def _cluster_workers() -> int:
     cfg = os.environ.get("TF_CONFIG")
     if cfg:
-        try:
-            return len(json.loads(cfg).get("cluster", {}).get("worker", []))
-        except ValueError:
-            raise OptionError("TF_CONFIG is not valid JSON") from None
+        return len(_tf_config(cfg)["cluster"]["worker"])
     return slurm_tasks()
+
+
+def _tf_config(text: str) -> dict:
+    """TF_CONFIG checked for the shape TensorFlow expects, so a typo is a message."""
+    example = ('{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+               '"task": {"type": "worker", "index": 0}}')
+    try:
+        cfg = json.loads(text)
+    except ValueError:
+        raise OptionError(f"TF_CONFIG is not valid JSON; expected for example {example}") \
+            from None
+    cluster = cfg.get("cluster") if isinstance(cfg, dict) else None
+    workers = cluster.get("worker", []) if isinstance(cluster, dict) else None
+    task = cfg.get("task") if isinstance(cfg, dict) else None
+    if (not isinstance(workers, list) or not all(isinstance(w, str) and ":" in w for w in workers)
+            or not isinstance(task, dict) or not isinstance(task.get("index"), int)
+            or isinstance(task.get("index"), bool) or task.get("type") not in cluster):
+        raise OptionError(f"TF_CONFIG must name the cluster's workers as \"host:port\" strings "
+                          f"and this task by type and index, for example {example}")
+    if not 0 <= task["index"] < len(cluster[task["type"]]):
+        raise OptionError(f"TF_CONFIG's task index {task['index']} is not in its "
+                          f"{task['type']} list of {len(cluster[task['type']])}")
+    return cfg
 
 
 def make_strategy(name: str):

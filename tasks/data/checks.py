@@ -36,5 +36,4 @@ def check_data(source: Source, spec, task) -> list[str]:
             notes.append(f"images resized from {tuple(img.shape[:2])} to {want[:2]}")
     else:
         raise DataError(f"dataset {source.name}, split train: no image or features field")
-    task.check_source(source)
-    return notes
+    return notes + (task.check_source(source) or [])

@@ -38,7 +38,7 @@ def test_catalogue_mapping_with_mock_data(name):
 
 
 def test_catalogue_dataset_feeds_classification_pipeline():
-    spec = load_spec(SPECS / "lenet5.yaml")
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=4"])
     task = make_task(spec)
     with tfds.testing.mock_data(num_examples=8, policy=tfds.testing.MockPolicy.USE_CODE):
         source = from_builder("cifar10", tfds.builder("cifar10", data_dir="/nonexistent"))
@@ -71,7 +71,7 @@ def test_shapes_is_a_real_tfds_dataset_and_generation_is_cached(data_dir):
 
 
 def test_two_loads_with_one_seed_are_identical_and_seeds_differ(data_dir):
-    spec = load_spec(SPECS / "lenet5.yaml")
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=4"])
     task = make_task(spec)
     aug = {"hflip": True, "crop": 0.15, "brightness": 0.1}
 
@@ -88,7 +88,7 @@ def test_two_loads_with_one_seed_are_identical_and_seeds_differ(data_dir):
 
 
 def test_resume_position_skips_exactly(data_dir):
-    spec = load_spec(SPECS / "lenet5.yaml")
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=4"])
     source = load_source(SMALL_SHAPES, data_dir)
     p = Pipeline(source, make_task(spec), spec, batch_size=16, seed=1)
     full = [y.numpy() for _, y in p.train(2)]
