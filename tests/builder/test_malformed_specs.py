@@ -96,9 +96,9 @@ def test_errors_beyond_the_first_50_are_counted():
 
 def test_set_rejects_an_undeclared_argument():
     with pytest.raises(SpecErrors) as info:
-        load_spec(SPECS / "resnet101.yaml", ["args.depth5=3"])
-    assert str(info.value) == ("--set:1:1: args.depth5=3: the spec declares no argument "
-                               "'depth5' (did you mean 'depth4'?)")
+        load_spec(SPECS / "resnet101.yaml", ["args.deph4=3"])
+    assert str(info.value) == ("--set:1:1: args.deph4=3: the spec declares no argument "
+                               "'deph4' (did you mean 'depth4'?)")
     with pytest.raises(SpecErrors, match=r"declares no argument 'clases' \(did you mean 'classes'"):
         load_spec(SPECS / "vgg16.yaml", ["args.clases=4"])
     with pytest.raises(SpecErrors, match="it has no `args:` section"):
