@@ -17,7 +17,7 @@ from trainer.atomic import atomic_path
 from . import manifest
 
 EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
-SAMPLES = 64
+SAMPLES = 256  # a 98% agreement bar needs more than a few dozen samples to resolve
 FORMATS = ("savedmodel", "tflite", "keras", "onnx")
 LEVELS = ("none", "float16", "dynamic", "int8")
 ONNX_INSTALL = 'pip install -e ".[onnx]"'

@@ -27,9 +27,9 @@ def train_cmd(spec, out, data_dir, *extra, data=SMALL_SHAPES):
             data_dir, "--out", str(out), "--quiet", *extra]
 
 
-def run(cmd, timeout=600, **kw):
+def run(cmd, timeout=600, cwd=ROOT, **kw):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env=env, **kw)
 
 

@@ -8,12 +8,13 @@ import sys
 import numpy as np
 
 EXIT_BAD_INPUT = 2
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 def read_inputs(paths, input_section: dict):
     """Image files or .npy batches (raw 0..255 pixels) -> (names, raw uint8-range float array)."""
     import tensorflow as tf
+
+    from tasks.data.folder import IMAGE_SUFFIXES
     shape = tuple(input_section["shape"])
     names, arrays = [], []
     for path in paths:

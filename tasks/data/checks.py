@@ -10,7 +10,7 @@ from .sources import DataError, Source
 
 def check_data(source: Source, spec, task) -> list[str]:
     """Raises DataError on a mismatch; returns notes on conversions that will happen."""
-    notes = []
+    notes = list(source.notes)
     want = tuple(spec.input["shape"])
     elem = source.splits["train"].element_spec
     if "features" in elem:

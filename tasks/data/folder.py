@@ -20,10 +20,46 @@ import tensorflow as tf
 from .sources import SPLITS, DataError, Source
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+MAX_BAD = 0.01  # unreadable files up to this share are skipped with a note; more is an error
 
 
 def _images(folder):
     return sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
+
+
+def unreadable(path: str) -> str | None:
+    """Why an image file cannot be decoded (empty, truncated, not an image), or None.
+
+    PIL reads it in full once here, so a bad file is named before training instead of
+    failing inside a tf.data map with no file name. JPEGs are decoded at reduced size
+    (`draft`), which still reads every byte.
+    """
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        with Image.open(path) as im:
+            im.draft("RGB", (64, 64))
+            im.load()
+    except Exception as exc:  # PIL raises many kinds for bad files; each is "unreadable"
+        text = str(exc).split(" '")[0] or type(exc).__name__
+        return "empty file" if os.path.getsize(path) == 0 else text
+    return None
+
+
+def screen(folder: str, paths: list) -> tuple[set, list]:
+    """The unreadable files among `paths` (skipped) and notes; DataError above MAX_BAD."""
+    bad = [(p, why) for p in paths for why in [unreadable(p)] if why]
+    if not bad:
+        return set(), []
+    shown = "; ".join(f"{p}: {why}" for p, why in bad[:10])
+    more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+    share = len(bad) / len(paths)
+    if share > MAX_BAD:
+        raise DataError(f"folder {folder}: {len(bad)} of {len(paths)} images cannot be read "
+                        f"({share:.1%}, over {MAX_BAD:.0%}): {shown}{more}")
+    return {p for p, _ in bad}, [f"skipped {len(bad)} unreadable image(s) of {len(paths)} in "
+                                 f"{folder}: {shown}{more}"]
 
 
 def _split_of(name: str) -> str:
@@ -62,6 +98,8 @@ def _classes(folder: str) -> Source:
                 files[_split_of(f"{name}/{f}")].append((os.path.join(d, f), label))
     if not files["train"]:
         raise DataError(f"folder {folder}: no images found ({', '.join(IMAGE_SUFFIXES)})")
+    bad, notes = screen(folder, [p for items in files.values() for p, _ in items])
+    files = {s: [(p, lab) for p, lab in items if p not in bad] for s, items in files.items()}
     splits = {}
     for s, items in files.items():
         if not items:
@@ -71,7 +109,8 @@ def _classes(folder: str) -> Source:
         ds = tf.data.Dataset.from_tensor_slices((paths, labels))
         splits[s] = ds.map(lambda p, y: {"image": _decode(p), "label": y},
                            num_parallel_calls=tf.data.AUTOTUNE)
-    return Source(folder, splits, names, None, sizes={s: len(v) for s, v in files.items()})
+    return Source(folder, splits, names, None, sizes={s: len(v) for s, v in files.items()},
+                  notes=notes)
 
 
 def _dense_labels(folder: str) -> Source:
@@ -83,6 +122,13 @@ def _dense_labels(folder: str) -> Source:
     if not os.path.isdir(mask_dir) and boxes is None:
         raise DataError(f"folder {folder}: images/ needs masks/ (segmentation) or boxes.csv "
                         "(localization, detection) beside it")
+    paths = [os.path.join(image_dir, n) for n in names]
+    if os.path.isdir(mask_dir):
+        paths += [os.path.join(mask_dir, n) for n in names
+                  if os.path.exists(os.path.join(mask_dir, n))]
+    bad, notes = screen(folder, paths)
+    names = [n for n in names if os.path.join(image_dir, n) not in bad
+             and os.path.join(mask_dir, n) not in bad]
     splits, sizes = {}, {}
     for s in SPLITS:
         chosen = [n for n in names if _split_of(n) == s]
@@ -103,7 +149,8 @@ def _dense_labels(folder: str) -> Source:
         splits[s] = tf.data.Dataset.from_tensor_slices(data).map(
             _dense_example, num_parallel_calls=tf.data.AUTOTUNE)
     classes = tuple(sorted({c for _, (_, labs) in (boxes or {}).items() for c in labs}))
-    return Source(folder, splits, tuple(str(c) for c in classes), None, sizes=sizes)
+    return Source(folder, splits, tuple(str(c) for c in classes), None, sizes=sizes,
+                  notes=notes)
 
 
 def _dense_example(item):

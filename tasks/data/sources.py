@@ -28,6 +28,7 @@ class Source:
     image_shape: tuple | None = None   # (H, W, C) when all images share it
     mask_classes: int = 0
     sizes: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)  # what was skipped or converted while reading
 
     @property
     def num_classes(self) -> int:
