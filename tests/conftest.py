@@ -27,8 +27,8 @@ def train_cmd(spec, out, data_dir, *extra, data=SMALL_SHAPES):
             data_dir, "--out", str(out), "--quiet", *extra]
 
 
-def run(cmd, timeout=600, cwd=ROOT, **kw):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def run(cmd, timeout=600, cwd=ROOT, env=None, **kw):
+    env = {**(env or os.environ), "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           env=env, **kw)
 

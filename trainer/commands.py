@@ -21,10 +21,14 @@ def read_inputs(paths, input_section: dict):
         if not os.path.isfile(path):
             raise ValueError(f"{path}: no such file")
         if path.endswith(".npy"):
+            with open(path, "rb") as fh:
+                if fh.read(6) != b"\x93NUMPY":
+                    raise ValueError(f"{path}: not a NumPy .npy file")
             try:
                 batch = np.load(path, allow_pickle=False)
             except (ValueError, OSError, EOFError) as exc:
-                raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
+                raise ValueError(f"{path}: a .npy file that cannot be read as numbers ({exc})") \
+                    from None
             if batch.size == 0:
                 raise ValueError(f"{path}: the array holds no samples (shape {batch.shape})")
             if batch.shape[1:] != shape and batch.shape != shape:

@@ -13,7 +13,11 @@ import tensorflow_datasets as tfds
 from .shapes_draw import CLASSES, DrawSettings, draw_example
 
 SPLIT_SIZES = {"train": 6000, "validation": 1000, "test": 1000}
-OPTIONS = ("image_size", "train", "validation", "test", "seed", "noise")
+# Every split needs an example (TFDS refuses to write an empty one); the upper bounds
+# keep a typo from drawing for hours.
+OPTION_RANGES = {"image_size": (16, 1024), "train": (1, 1_000_000), "validation": (1, 100_000),
+                 "test": (1, 100_000), "seed": (0, 2 ** 31 - 1), "noise": (0.0, 255.0)}
+OPTIONS = tuple(OPTION_RANGES)
 
 
 class ShapesConfig(tfds.core.BuilderConfig):
@@ -67,11 +71,11 @@ class Shapes(tfds.core.GeneratorBasedBuilder):
 def parse_config(text: str) -> ShapesConfig | str:
     """`single` -> "single"; `multi:image_size=96,train=2000` -> a named ShapesConfig."""
     name, _, opts = text.partition(":")
-    if not opts:
-        return name
     base = {c.name: c for c in Shapes.BUILDER_CONFIGS}.get(name)
     if base is None:
         raise ValueError(f"unknown shapes config {name!r}; expected single or multi")
+    if not opts:
+        return name
     values = {}
     for part in opts.split(","):
         key, _, value = part.partition("=")
@@ -81,6 +85,10 @@ def parse_config(text: str) -> ShapesConfig | str:
             values[key] = float(value) if key == "noise" else int(value)
         except ValueError:
             raise ValueError(f"shapes option {key} needs a number, received {value!r}") from None
+        low, high = OPTION_RANGES[key]
+        if not low <= values[key] <= high:
+            raise ValueError(f"shapes option {key} must be between {low:,} and {high:,}, "
+                             f"received {value}")
     d = base.draw
     kw = {"image_size": d.image_size, "noise": d.noise, "seed": d.seed, **base.sizes, **values}
     suffix = "_".join(f"{k}{v}" for k, v in sorted(values.items())).replace(".", "p")

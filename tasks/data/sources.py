@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass, field
 
 import tensorflow as tf
@@ -46,7 +47,7 @@ def load_source(name: str, data_dir: str | None = None) -> Source:
     if os.path.isdir(name):
         from .folder import load_folder
         return load_folder(name)
-    if os.sep in name and not name.startswith("shapes"):
+    if name.startswith((os.sep, ".", "~")):  # a path, not a dataset name like cifar10/3.0.2
         raise DataError(f"--data {name}: no such folder")
     return _tfds(name, data_dir or default_data_dir())
 
@@ -74,12 +75,16 @@ def _tfds(name: str, data_dir: str) -> Source:
         kwargs = {"config": parsed}
         tfds_name = "shapes"
     else:
-        tfds_name = name
+        # `cifar10/3.0.2` names a version as TFDS writes it on disk; TFDS reads `cifar10:3.0.2`.
+        tfds_name = re.sub(r"/(\d+\.\d+\.\d+)$", r":\1", name)
     try:
         builder = tfds.builder(tfds_name, data_dir=data_dir, **kwargs)
     except tfds.core.registered.DatasetNotFoundError:
         raise DataError(f"--data {name}: not a built-in dataset, a TFDS dataset or a folder "
                         "(built-in: shapes, shapes/multi, xor)") from None
+    except (ValueError, AssertionError) as exc:  # an unknown config or version
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"--data {name}: {first[:300]}") from None
     if not _is_prepared(builder):
         if base != "shapes":
             raise DataError(

@@ -1,4 +1,5 @@
 """Custom layers only through an explicitly named plugin; models are pure Keras 3."""
+import json
 import os
 import subprocess
 import sys
@@ -49,3 +50,34 @@ def test_models_run_on_a_backend_without_tensorflow():
                          text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_stray_module_in_the_working_directory_is_never_imported(tmp_path):
+    """Only the named plugin comes from the working directory: its own `import keras`
+    finds the installed Keras, not a `keras.py` lying beside it."""
+    (tmp_path / "keras.py").write_text("raise SystemExit('the stray keras.py was imported')\n")
+    (tmp_path / "myplug.py").write_text(
+        "import keras\nassert keras.__file__.endswith('__init__.py'), keras.__file__\n"
+        + (ROOT / "tests" / "plugins" / "scale_layer.py").read_text())
+    (tmp_path / "p.yaml").write_text(SPEC)
+    res = run([sys.executable, str(ROOT / "kspec_cli.py"), "check", "--plugin", "myplug",
+               "p.yaml"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "p.yaml: ok (p, 2 layers)\n"
+
+
+def test_a_run_trained_with_a_plugin_evaluates_from_anywhere(tmp_path, data_dir):
+    """The run records where its plugin came from; evaluate re-imports it without --plugin."""
+    spec = tmp_path / "p.yaml"
+    spec.write_text("name: p\ninput: {shape: [2]}\nlayers: [scale: 2.0, dense: {units: 4, "
+                    "activation: tanh}]\nhead: {task: classification, classes: 1, activation: "
+                    "sigmoid, loss: binary_cross_entropy}\ntrain: {epochs: 1, batch_size: 4}\n")
+    trained = run([sys.executable, str(ROOT / "train.py"), str(spec), "--data", "xor", "--out",
+                   str(tmp_path / "run"), "--plugin", "tests.plugins.scale_layer", "--quiet",
+                   "--no-xla"])
+    assert trained.returncode == 0, trained.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ev = run(["kspec", "evaluate", str(tmp_path / "run"), "--json"], cwd=elsewhere)
+    assert ev.returncode == 0, ev.stderr
+    assert set(json.loads(ev.stdout)) >= {"loss", "accuracy"}
