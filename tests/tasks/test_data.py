@@ -38,7 +38,7 @@ def test_catalogue_mapping_with_mock_data(name):
 
 
 def test_catalogue_dataset_feeds_classification_pipeline():
-    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=4"])
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=10"])
     task = make_task(spec)
     with tfds.testing.mock_data(num_examples=8, policy=tfds.testing.MockPolicy.USE_CODE):
         source = from_builder("cifar10", tfds.builder("cifar10", data_dir="/nonexistent"))
@@ -161,6 +161,23 @@ def test_checks_name_dataset_split_and_field(data_dir):
     spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=3"])
     with pytest.raises(DataError, match="has 4 classes but the spec's head.classes is 3"):
         check_data(source, spec, make_task(spec))
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=10"])
+    assert check_data(source, spec, make_task(spec))[-1] == (
+        f"head.classes is 10 but dataset {SMALL_SHAPES} has 4 classes: 6 outputs never see a "
+        "label (leave head.classes out to use the data's)")
+
+
+def test_classes_left_out_come_from_the_dataset(data_dir):
+    """The run's resolved spec records the count, so evaluate and export build the same."""
+    import argparse
+
+    from train import complete_spec
+    source = load_source(SMALL_SHAPES, data_dir)
+    args = argparse.Namespace(spec=str(SPECS / "lenet5.yaml"), set=[], plugin=[], epochs=None,
+                              batch_size=None, steps_per_epoch=None)
+    spec = complete_spec(load_spec(args.spec), source, args)
+    assert spec.head["classes"] == 4 and spec.resolved["head"]["classes"] == 4
+    assert spec.shapes["predictions"].shape == (4,)
 
 
 def test_folder_of_class_subfolders(tmp_path):
