@@ -47,7 +47,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
-    from trainer import console
+    from rundir import console
     console.quiet_libraries(getattr(args, "verbose", False))  # before TensorFlow is imported
     try:
         return args.func(args)

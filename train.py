@@ -11,11 +11,12 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import sys
 
 from builder import SpecErrors, load_spec
 from builder.plugins import PluginError
-from trainer.options import add_train_options
+from trainer.options import EXIT_PREEMPTED, add_train_options
 
 EXIT_BAD_INPUT = 2
 
@@ -38,9 +39,10 @@ class Trainer:
         from tasks.data import load_source
         from tasks.data.checks import check_data
         from tasks.data.pipeline import Pipeline
-        from trainer import console
+        from rundir import console
         from trainer.progress import Progress
-        from trainer.rundir import RunDir, default_run_dir
+        from rundir.layout import RunDir, default_run_dir
+        from rundir.lock import RunLock
         from trainer.strategy import OptionError, is_chief
         self.args, self.spec, self.precision = args, spec, args.precision
         self.plugins = load_plugins(args.plugin)  # imported already: where they came from
@@ -73,6 +75,8 @@ class Trainer:
         self.steps_per_epoch = min(per_epoch, spec.train["steps_per_epoch"] or per_epoch)
         self.has_validation = "validation" in self.source.splits
         self.rundir = RunDir(args.out or default_run_dir(spec.name), self.chief)
+        # One trainer per run directory; in a cluster the chief speaks for all workers.
+        self.lock = RunLock(self.rundir.path).acquire() if self.chief else None
         console.keep_log_in(self.rundir.path)
         self.progress = Progress(spec.train["epochs"], self.steps_per_epoch, self.global_batch,
                                  args.quiet)
@@ -155,19 +159,74 @@ class Trainer:
             "global_batch": self.global_batch, "steps_per_epoch": self.steps_per_epoch})
 
     def resume(self) -> bool:
+        """Continues from the newest checkpoint that reads back; returns whether it did.
+
+        Never starts over in a directory that holds checkpoints unless --restart says so.
+        """
+        import shutil
+
+        import tensorflow as tf
+
+        from rundir import checkpoints as files
         from trainer.strategy import OptionError
-        if not self.args.resume:  # --restart: the new run's metrics start a fresh log
-            self.rundir.truncate_metrics(0)
+        ck, say = self.checkpoints, self.progress.say
+        last = ck.last_folder()
+        if self.chief:
+            for kind in ("last", "best"):
+                for name in files.remove_temporaries(os.path.join(self.rundir.checkpoints, kind)):
+                    say(f"note: removed {kind}/{name}, left by a save that was stopped")
+        if not self.args.resume:
+            if self.chief and os.path.isdir(self.rundir.checkpoints):
+                shutil.rmtree(self.rundir.checkpoints)
+                say(f"--restart: starting over in {self.rundir.path}; its checkpoints and "
+                    "metrics were removed")
+            if self.chief:
+                self.rundir.repair_metrics(0, "")
             return False
-        if not self.checkpoints.latest_to_resume():
+        if not files.has_any(last):
             return False
-        recorded = self.rundir.read_run_json().get("model_sha256")
-        if recorded and recorded != model_hash(self.spec):
-            raise OptionError(f"{self.rundir.path} holds a run of a different model; pass "
-                              "--restart to start over there, or another --out")
-        self.checkpoints.restore()
-        self.rundir.truncate_metrics(int(self.checkpoints.epoch.numpy()))
+        self.check_same_run()
+        prefix, skipped = files.newest_intact(last)
+        if prefix is None:
+            raise OptionError(f"{last} holds checkpoints but none can be read ("
+                              f"{'; '.join(skipped) or 'no checkpoint files'}); pass --restart "
+                              "to start over there, or another --out")
+        if skipped:
+            say(f"note: {'; '.join(skipped)}; resuming from {os.path.basename(prefix)}")
+        try:
+            ck.restore(prefix)
+        except (AssertionError, ValueError, tf.errors.OpError) as exc:
+            raise OptionError(f"{prefix} does not fit this model ({str(exc).splitlines()[0]}); "
+                              "pass --restart to start over, or another --out") from None
+        for note in self.rundir.repair_metrics(int(ck.epoch.numpy()),
+                                               ck.last_row.numpy().decode()):
+            say(f"note: {note}")
         return True
+
+    def check_same_run(self) -> None:
+        """A resume continues the recorded run or refuses: the fields that decide what the
+        next step computes must be the ones the checkpoint was made with."""
+        from rundir.layout import RunJsonError
+        from trainer.strategy import OptionError
+        try:
+            recorded = self.rundir.read_run_json()
+        except RunJsonError as exc:
+            raise OptionError(str(exc)) from None
+        if not recorded:
+            raise OptionError(f"{self.rundir.path} holds checkpoints but no run.json to check "
+                              "them against; pass --restart to start over there, or another "
+                              "--out")
+        now = {"model_sha256": model_hash(self.spec), "seed": self.args.seed,
+               "global_batch": self.global_batch, "dataset": _absolute_if_folder(self.args.data),
+               "precision": self.precision}
+        for field, value in now.items():
+            if field in recorded and recorded[field] != value:
+                what = "model (spec)" if field == "model_sha256" else field
+                shown = ("" if field == "model_sha256"
+                         else f": recorded {recorded[field]!r}, now {value!r}")
+                raise OptionError(f"{self.rundir.path} holds a run with a different {what}"
+                                  f"{shown}; pass --restart to start over there, or another "
+                                  "--out")
 
 
 def complete_spec(spec, source, args):
@@ -220,12 +279,35 @@ def overrides_from(args) -> list:
     return sets
 
 
+class _Terminated(Exception):
+    """SIGTERM outside the training loop (which saves and stops on its own)."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
 def run(args) -> int:
+    # SIGTERM at any moment exits 75: the loop saves first; elsewhere the exception
+    # unwinds through the atomic writers, so nothing is left half-written.
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    # A file-size limit must give an error to report, not kill the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        return _run(args)
+    except _Terminated:
+        print("kspec train: SIGTERM outside the training loop; nothing was half-written. Run "
+              "the same command to continue.", file=sys.stderr)
+        return EXIT_PREEMPTED
+
+
+def _run(args) -> int:
     try:
         spec = load_spec(args.spec, overrides_from(args), args.plugin)
     except (SpecErrors, PluginError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
+    from rundir.lock import Busy
     from tasks.data import DataError
     from trainer.loop import Stop, train_loop
     from trainer.strategy import OptionError, configure_devices, make_strategy
@@ -236,7 +318,7 @@ def run(args) -> int:
         strategy = make_strategy(args.strategy)
         t = Trainer(args, spec, strategy)
         resumed = t.resume()
-    except (DataError, OptionError) as exc:
+    except (DataError, OptionError, Busy) as exc:
         print(f"kspec train: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for note in t.notes:
@@ -265,13 +347,21 @@ def run(args) -> int:
 
 
 def finish(t) -> int:
-    from trainer.checkpoint import Checkpoints
-    t.rundir.save_model(t.model)
+    from rundir import checkpoints as files
+    try:
+        t.rundir.save_model(t.model)
+    except OSError as exc:
+        print(f"kspec train: cannot write {t.rundir.file('model.keras')}: {exc.strerror}; the "
+              "checkpoints are intact: free some space and run the same command to finish.",
+              file=sys.stderr)
+        return 1
     rows = t.rundir.read_metrics()
     last = rows[-1] if rows else {}
     shown = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k.startswith("val_"))
     print(f"done: {t.rundir.path} ({shown or 'no validation split'})")
-    print(f"  best checkpoint: {Checkpoints.latest(t.rundir.checkpoints)}")
+    best = files.listed(os.path.join(t.rundir.checkpoints, "best"))
+    if best:
+        print(f"  best checkpoint: {best[0]}")
     print(f"  next: kspec evaluate {t.rundir.path}   |   kspec export {t.rundir.path} "
           "--format tflite")
     return 0
@@ -291,7 +381,7 @@ def main(argv=None) -> int:
                         help="show TensorFlow's own log lines (else in RUN_DIR/logs/kspec.log)")
     add_train_options(parser)
     args = parser.parse_args(argv)
-    from trainer import console
+    from rundir import console
     console.quiet_libraries(args.verbose)
     return run(args)
 

@@ -6,6 +6,7 @@ style, or its `id`) and a spec path for messages. Nothing here imports Keras.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .argtypes import STR, Arg
@@ -15,6 +16,7 @@ from .expr import ExprError
 from .registry import LAYERS, UNIVERSAL_ARGS
 
 STRUCTURAL = ("repeat", "parallel", "residual")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 MAX_NODES = 20_000
 MAX_BLOCK_DEPTH = 32
 # Items visited while unrolling, layers or not: bounds repeats of empty lists and of
@@ -129,6 +131,8 @@ class Expander:
             self.broken = True
             return cur
         node_name = universal.get("id") or name
+        if universal.get("id") and not self.valid_id(universal["id"], value, where, path):
+            return cur
         self.add(Node(node_name, lt.name, typed, inputs, path, where))
         if universal.get("id"):
             self.graph.ids[universal["id"]] = node_name
@@ -308,6 +312,14 @@ class Expander:
         return out
 
     # -- helpers -----------------------------------------------------------------------
+    def valid_id(self, id_: str, value, where, path) -> bool:
+        """An id becomes a Keras layer name: letters, digits, `_`, `.` and `-` only."""
+        if ID_PATTERN.match(id_):
+            return True
+        self.error(where_of(value, "id", where).at(path + ".id"), f"id {id_!r} cannot name a "
+                   "layer", "use letters, digits, _, . and - (starting with a letter, digit or _)")
+        return False
+
     def count_work(self, where, path):
         self.work += 1
         if self.work > MAX_WORK:

@@ -355,6 +355,13 @@ def _add_head(graph: Graph, shapes: dict, head: dict, input_shape, where, sink) 
     except ShapeMismatch as exc:
         sink.add(where.at("head"), f"the {head['task']} head does not fit the body: {exc}")
         return
+    taken = {n.name: n for n in graph.nodes}
+    for hl in layers:
+        if hl.name in taken:
+            node = taken[hl.name]
+            sink.add(node.where.at(node.path), f"layer name '{hl.name}' is taken by the "
+                     f"{head['task']} head's output", "choose another id")
+            return
     cur, features = body, body
     nodes = []
     for hl in layers:

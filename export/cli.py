@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from trainer.atomic import atomic_path
+from rundir.atomic import atomic_path
 
 from . import manifest
 
@@ -82,7 +82,7 @@ class _Context:
         from tasks import make_task
         from tasks.data import load_source
         from tasks.data.pipeline import Pipeline, normalize
-        from trainer.run_loader import load_run
+        from rundir.loader import load_run
         self.run = load_run(run_dir, plugins=plugins)
         self.task = make_task(self.run.spec)
         info = self.run.info
@@ -232,7 +232,7 @@ def print_table(rows) -> None:
 
 def cmd_export(args) -> int:
     from tasks.data import DataError
-    from trainer.run_loader import RunError
+    from rundir.loader import RunError
 
     from .formats import MissingExtra
     formats = list(FORMATS) if args.format == "all" else [args.format]

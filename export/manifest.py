@@ -14,10 +14,10 @@ import re
 import shutil
 import time
 
-from trainer.atomic import write_text
+from rundir.atomic import write_text
 
 MANIFEST = "manifest.json"
-# What `trainer.atomic.atomic_path` leaves when its process is killed: `.NAME.XXXX.tmpSUFFIX`
+# What `rundir.atomic.atomic_path` leaves when its process is killed: `.NAME.XXXX.tmpSUFFIX`
 # (and `NAME.old` while a folder is being swapped).
 _LEFTOVER = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp[.\w]*$")
 

@@ -57,7 +57,7 @@ def cmd_evaluate(args) -> int:
     from tasks.data import DataError, load_source
     from tasks.data.checks import check_data
     from tasks.data.pipeline import Pipeline
-    from trainer.run_loader import RunError, load_run
+    from rundir.loader import RunError, load_run
     from trainer.step import make_predict
     try:
         run = load_run(args.run_dir, plugins=args.plugin)
@@ -87,7 +87,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from tasks import make_task
     from tasks.data.pipeline import normalize
-    from trainer.run_loader import RunError, load_run
+    from rundir.loader import RunError, load_run
     try:
         run = load_run(args.run_dir, plugins=args.plugin)
         names, raw = read_inputs(args.inputs, run.spec.input)
@@ -124,7 +124,7 @@ def cmd_embed(args) -> int:
     import keras
 
     from tasks.data.pipeline import normalize
-    from trainer.run_loader import RunError, load_run
+    from rundir.loader import RunError, load_run
     try:
         run = load_run(args.run_dir, plugins=args.plugin)
         layer = run.model.get_layer(run.spec.graph.ids.get(args.layer, args.layer))

@@ -1,15 +1,27 @@
-"""The epoch loop: steps, checkpoints, SIGTERM, NaN guard, validation, metrics, best model."""
+"""The epoch loop: steps, checkpoints, SIGTERM, NaN guard, validation, metrics, best model.
+
+Order within an epoch's end, so that a kill at any moment loses nothing: the row is
+computed, the counters move to the next epoch, the checkpoint is saved (with the row
+inside it), and only then is the row appended to metrics.jsonl. A resume that finds
+the row missing appends it from the checkpoint. Nothing is saved unless the weights
+are finite.
+"""
 from __future__ import annotations
 
+import errno
+import json
 import math
 import signal
 import time
 
 import tensorflow as tf
 
+from .checkpoint import UnreadableSave
 from .options import EXIT_PREEMPTED
 
 MAX_SKIPPED_STEPS = 25  # mixed_float16 skips a few non-finite steps; this many in a row diverged
+LOSS_WINDOW = 16  # steps between reads of the loss (each read waits for the device)
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 class Stop(Exception):
@@ -34,16 +46,12 @@ class Preemption:
         signal.signal(signal.SIGTERM, self._old)
 
 
-LOSS_WINDOW = 16  # steps between reads of the loss (each read waits for the device)
-
-
 class LossWindow:
     """Loss tensors of recent steps, read in one go: a read per step would stall the device.
 
     `flush` reads them in order and returns the finite ones; a non-finite loss raises
     Stop naming its step (or, under mixed_float16, counts as a skipped step until
-    too many in a row). It is flushed before every checkpoint, so nothing
-    non-finite is ever saved.
+    too many in a row). It is flushed before every checkpoint.
     """
 
     def __init__(self, t):
@@ -65,7 +73,7 @@ class LossWindow:
                 continue
             self.skipped += 1
             if self.t.precision != "mixed_float16" or self.skipped > MAX_SKIPPED_STEPS:
-                raise Stop(1, _nan_message(value, self.first_step + i, self.t))
+                raise Stop(1, _nan_message(f"loss is {value}", self.first_step + i, self.t))
         return values
 
 
@@ -83,7 +91,7 @@ def train_loop(t) -> None:
             dataset = t.strategy.experimental_distribute_dataset(
                 t.pipeline.train(epoch, first).with_options(_sharding()))
             progress.start_epoch(epoch + 1, first)
-            start, losses = time.time(), []
+            start = time.time()
             for x, y in dataset:
                 if done >= steps:
                     break
@@ -92,23 +100,77 @@ def train_loop(t) -> None:
                 window.add(t.run_step(x, y), step_number)
                 due = step_number % t.spec.train["checkpoint_every"] == 0
                 if due or preemption.requested or len(window.pending) >= LOSS_WINDOW:
-                    losses += window.flush()
-                    ck.step.assign(step_number)
-                    ck.step_in_epoch.assign(done)
-                    if losses:
-                        progress.step(done, losses[-1])
+                    _account(t, window.flush(), step_number, done, start)
+                    start = time.time()
+                    progress.step(done, ck.epoch_loss.numpy() / max(int(ck.epoch_steps), 1))
                 if due or preemption.requested:
-                    ck.save()
+                    save(t, "last")
                 if preemption.requested:
                     raise Stop(EXIT_PREEMPTED, f"SIGTERM: saved step {step_number} to "
                                f"{t.rundir.checkpoints}; run the same command to resume")
-            losses += window.flush()
-            ck.step.assign(step_number)
-            ck.step_in_epoch.assign(done)
-            _end_epoch(t, epoch, start, losses, done - first)
+            _account(t, window.flush(), step_number, done, start)
+            _end_epoch(t, epoch)
     finally:
         preemption.close()
         t.rundir.plot_curves()  # once, at the end (or when the run stops early)
+
+
+def _account(t, losses: list, step_number: int, done: int, since: float) -> None:
+    """Moves the position and the epoch's running sums to where training is."""
+    ck = t.checkpoints
+    ck.step.assign(step_number)
+    ck.step_in_epoch.assign(done)
+    ck.epoch_loss.assign_add(sum(losses))
+    ck.epoch_steps.assign_add(len(losses))
+    ck.epoch_seconds.assign_add(time.time() - since)
+
+
+def save(t, kind: str) -> str:
+    """Saves a checkpoint of finite weights; a full disk is a Stop that says so."""
+    ck = t.checkpoints
+    step = int(ck.step.numpy())
+    if not _all_finite(t.model.variables + t.optimizer.variables):
+        raise Stop(1, _nan_message("the weights are not finite", step, t))
+    try:
+        return ck.save_best() if kind == "best" else ck.save()
+    except (OSError, tf.errors.OpError, UnreadableSave) as exc:
+        if not _is_disk_full(exc):
+            raise
+        raise Stop(1, _disk_full_message(t, exc)) from None
+
+
+def _all_finite(variables) -> bool:
+    checks = [tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(v))) for v in variables
+              if "float" in str(v.dtype)]
+    return bool(tf.reduce_all(tf.stack(checks))) if checks else True
+
+
+def _is_disk_full(exc) -> bool:
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        return True
+    text = str(exc).lower()
+    return any(w in text for w in ("no space left", "file too large", "quota exceeded",
+                                   "does not read back"))
+
+
+def _disk_full_message(t, exc) -> str:
+    from rundir import checkpoints as files
+    ck = t.checkpoints
+    folder = ck.last_folder(run_folder=False)
+    for prefix in files.listed(folder):  # a torn save is removed: it would only mislead
+        if files.unreadable(prefix):
+            files.remove(prefix)
+    files.remove_temporaries(folder)
+    last = ck.latest_saved()
+    need = files.size_of(last) / 1e6 if last else 0
+    return (f"disk full writing a checkpoint to {folder} ({_first_line(exc)}): it needs about "
+            f"{need:,.1f} MB. The previous checkpoint {last or '(none yet)'} is intact; free "
+            "some space and run the same command to resume.")
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _sharding():
@@ -118,36 +180,40 @@ def _sharding():
     return options
 
 
-def _nan_message(loss, step: int, t) -> str:
-    ck = t.checkpoints
-    last = ck.last.latest_checkpoint or "none yet"
-    return (f"loss is {loss} at step {step} (epoch {int(ck.epoch.numpy()) + 1}): training "
-            f"stopped. Nothing was saved after "
-            f"the fault; the last checkpoint is {last}. Lower the learning rate, or check the "
-            "data for invalid values.")
+def _nan_message(what: str, step: int, t) -> str:
+    last = t.checkpoints.latest_saved() or t.checkpoints.restored_from or "none yet"
+    return (f"{what} at step {step} (epoch {int(t.checkpoints.epoch.numpy()) + 1}): training "
+            f"stopped. Nothing was saved after the fault; the last checkpoint is {last}. Lower "
+            "the learning rate, or check the data for invalid values.")
 
 
-def _end_epoch(t, epoch: int, start: float, losses: list, steps_run: int) -> None:
+def _end_epoch(t, epoch: int) -> None:
     ck = t.checkpoints
-    wall = time.time() - start
-    images = steps_run * t.global_batch
+    wall = float(ck.epoch_seconds.numpy())
+    steps_run = int(ck.epoch_steps.numpy())
     row = {"epoch": epoch + 1, "step": int(ck.step.numpy()),
-           "loss": sum(losses) / max(len(losses), 1)}
+           "loss": float(ck.epoch_loss.numpy()) / max(steps_run, 1)}
     if t.has_validation:
         row.update({f"val_{k}": v for k, v in t.evaluate("validation").items()})
-    row.update(images_per_second=images / max(wall, 1e-9), wall_time=wall)
-    t.rundir.append_metrics(row)
-    with t.writer.as_default(step=row["step"]):
-        for key, value in row.items():
-            if key not in ("epoch", "step"):
-                tf.summary.scalar(key, value)
-    t.progress.end_epoch(row)
+        if not math.isfinite(row.get("val_loss", 0.0)):
+            raise Stop(1, _nan_message(f"validation loss is {row['val_loss']}", row["step"], t))
+    row.update(images_per_second=steps_run * t.global_batch / max(wall, 1e-9), wall_time=wall)
     name, mode = t.task.primary_metric()
     value = row.get(f"val_{name}", row.get(name))
     best = float(ck.best.numpy())
     ck.epoch.assign_add(1)
     ck.step_in_epoch.assign(0)
+    for var in (ck.epoch_loss, ck.epoch_seconds, ck.epoch_steps):
+        var.assign(tf.zeros_like(var))
+    ck.last_row.assign(json.dumps(row))
     if value is not None and (math.isnan(best) or (value > best if mode == "max" else value < best)):
         ck.best.assign(value)
-        ck.save_best()
-    ck.save()
+        save(t, "best")
+    save(t, "last")
+    t.rundir.append_metrics(row)  # after the checkpoint it describes
+    with t.writer.as_default(step=row["step"]):
+        for key, value in row.items():
+            if key not in ("epoch", "step"):
+                tf.summary.scalar(key, value)
+    t.progress.end_epoch(row)
+

@@ -21,13 +21,13 @@ def make_train_step(model, task, optimizer, strategy, global_batch: int, penalty
             pred = model(x, training=True)
             # Sum over this replica's examples / global batch: replicas add up to the mean.
             loss = tf.reduce_sum(tf.cast(task.loss(y, pred), tf.float32)) / global_batch
-            total = loss
             if model.losses:
-                total += tf.add_n([tf.cast(v, tf.float32) for v in model.losses]) / replicas
+                loss += tf.add_n([tf.cast(v, tf.float32) for v in model.losses]) / replicas
             if penalty is not None:
-                total += penalty() / replicas
-            if scaled:
-                total = optimizer.scale_loss(total)
+                loss += penalty() / replicas
+            # The loss reported (and checked for NaN) is the whole objective, so a fault in
+            # the regularisation terms is caught at the step that made it.
+            total = optimizer.scale_loss(loss) if scaled else loss
         return loss, tape.gradient(total, variables)
 
     compiled = tf.function(gradients, jit_compile=True) if xla else gradients

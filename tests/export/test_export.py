@@ -76,7 +76,7 @@ def test_manifest_lists_artifacts_and_detects_corruption(exported, tmp_path):
 
 
 def test_interrupted_write_keeps_the_previous_artifact(tmp_path):
-    from trainer.atomic import atomic_path
+    from rundir.atomic import atomic_path
     target = tmp_path / "model.tflite"
     target.write_bytes(b"previous")
     with pytest.raises(KeyboardInterrupt):
