@@ -116,6 +116,7 @@ class Trainer:
         import tensorflow as tf
 
         from trainer.step import make_train_step
+        from trainer.strategy import cluster_started
         if self._step is None:
             self._step = make_train_step(self.model, self.task, self.optimizer, self.strategy,
                                          self.global_batch, self.penalty, self.xla)
@@ -137,6 +138,7 @@ class Trainer:
                                              self.global_batch, self.penalty, False)
                 loss = float(self._step(x, y))
             self.write_run_json()
+            cluster_started()
             hint = ""
             if self.xla and not tf.config.list_logical_devices("GPU"):
                 # Measured (docs/performance.md): TF's oneDNN CPU kernels beat XLA's CPU code.

@@ -124,7 +124,7 @@ What the rows say:
   least 1.3x faster for LeNet on this CPU) is **not met, and cannot be with TensorFlow's
   default CPU kernels**, which are oneDNN's, while XLA's CPU backend compiles its own. With
   `TF_ENABLE_ONEDNN_OPTS=0` the plain step drops to 6,144 img/s and XLA wins (7,728, 1.26x),
-  which is probably how facts.md measured 1.8x. XLA stays on by default (the fast path on
+  which may be where a 1.8x figure measured earlier came from. XLA stays on by default (the fast path on
   GPUs; the issue asks for it) and `run.json` records its state; on CPUs, `--no-xla`
   trains faster. Under `--deterministic` XLA has no deterministic max-pool gradient: the
   trainer says so, restores what the failed compile touched, and goes on without XLA.

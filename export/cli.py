@@ -76,7 +76,8 @@ def plan(run_dir: str, formats, quantize: str, out: str | None) -> tuple[list, s
 class _Context:
     """What every format's export and check needs: the run, its task, samples, outputs."""
 
-    def __init__(self, run_dir: str, plugins=()):
+    def __init__(self, run_dir: str, plugins=(), data: str | None = None,
+                 data_dir: str | None = None):
         import numpy as np
 
         from tasks import make_task
@@ -86,7 +87,8 @@ class _Context:
         self.run = load_run(run_dir, plugins=plugins)
         self.task = make_task(self.run.spec)
         info = self.run.info
-        source = load_source(info.get("dataset", "shapes"), info.get("data_dir"))
+        source = load_source(data or info.get("dataset", "shapes"),
+                             data_dir or info.get("data_dir"))
         self.pipe = Pipeline(source, self.task, self.run.spec, batch_size=SAMPLES, cache=False)
         split = "test" if "test" in source.splits else "validation"
         self.raw = np.asarray(self.pipe.sample_images(split, SAMPLES))  # real samples
@@ -173,15 +175,16 @@ def export_one(fmt: str, q: str, dest: str, c: _Context) -> dict:
     return row
 
 
-def export_run(run_dir: str, formats, quantize: str, out: str | None,
-               plugins=(), skip_missing_extra: bool = False) -> tuple[list, bool]:
+def export_run(run_dir: str, formats, quantize: str, out: str | None, plugins=(),
+               skip_missing_extra: bool = False, data: str | None = None,
+               data_dir: str | None = None) -> tuple[list, bool]:
     """Exports and verifies each format; returns (table rows, all passed)."""
     import keras
     import tensorflow as tf
 
     from .formats import MissingExtra
     targets, folder = plan(run_dir, formats, quantize, out)
-    c = _Context(run_dir, plugins)
+    c = _Context(run_dir, plugins, data, data_dir)
     rows, notes = [], []
     for place in {os.path.dirname(dest) for _, _, dest in targets} | {folder}:
         notes += [f"removed {name}, left by an export that was stopped"
@@ -241,7 +244,8 @@ def cmd_export(args) -> int:
         return EXIT_BAD_INPUT
     try:
         rows, ok = export_run(args.run_dir, formats, args.quantize, args.out, args.plugin,
-                              skip_missing_extra=args.format == "all")
+                              skip_missing_extra=args.format == "all", data=args.data,
+                              data_dir=args.data_dir)
     except (RunError, DataError, MissingExtra, UsageError) as exc:
         print(f"kspec export: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -266,4 +270,7 @@ def add_commands(sub, common) -> None:
     p.add_argument("--out", default=None, metavar="PATH",
                    help="one artifact: PATH is the artifact itself (model.tflite, the SavedModel "
                    "folder); several: PATH is a folder (default: RUN_DIR/exports/)")
+    p.add_argument("--data", default=None, help="where the samples for the checks and int8 "
+                   "calibration come from (default: the run's dataset)")
+    p.add_argument("--data-dir", default=None, help="TFDS data directory (default: the run's)")
     p.set_defaults(func=cmd_export)

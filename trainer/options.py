@@ -1,4 +1,4 @@
-"""The `kspec train` / `python train.py` options (the names in architecture.md)."""
+"""The `kspec train` / `python train.py` options (as the README lists them)."""
 from __future__ import annotations
 
 import argparse

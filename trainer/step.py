@@ -1,7 +1,7 @@
 """The distributed training step: per-replica gradients compiled with XLA, all-reduced apply.
 
 Keras 3's `fit` fails under MultiWorkerMirroredStrategy and turns XLA off under
-any strategy (facts.md), so this is our own step, as TF Model Garden does:
+any strategy (keras-team/keras#20585; keras/src/trainers/trainer.py), so this is our own step, as TF Model Garden does:
 the forward and backward pass is one `jit_compile=True` function per replica;
 the optimizer's apply (which all-reduces the gradients) runs outside it.
 """

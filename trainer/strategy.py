@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import tensorflow as tf
 
@@ -100,10 +101,18 @@ def _multiworker():
         resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
             tf.train.ClusterSpec({"worker": workers}), task_type="worker", task_id=rank,
             rpc_layer="grpc")
+    else:
+        cfg = _tf_config(os.environ["TF_CONFIG"])
+        workers = [a for kind in ("chief", "worker") for a in cfg["cluster"].get(kind, [])]
+        me = cfg["cluster"][cfg["task"]["type"]][cfg["task"]["index"]]
+        rank = workers.index(me)
+    timeout = float(os.environ.get("KSPEC_COLLECTIVE_TIMEOUT", "300"))
+    # Until the first step has run, nothing else bounds the wait for peers that never come.
+    _start_watchdog(workers, rank, timeout)
     # A collective whose peer died would wait forever: time out, so the survivors stop.
     comm = tf.distribute.experimental.CommunicationOptions(
         implementation=tf.distribute.experimental.CommunicationImplementation.RING,
-        timeout_seconds=float(os.environ.get("KSPEC_COLLECTIVE_TIMEOUT", "300")))
+        timeout_seconds=timeout)
     strategy = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver,
                                                          communication_options=comm)
     return strategy, f"MultiWorkerMirroredStrategy({strategy.num_replicas_in_sync} replicas)"
@@ -115,3 +124,56 @@ def is_chief(strategy) -> bool:
         return True
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type == "chief" or (task_type == "worker" and task_id == 0)
+
+
+_watchdog: list = []
+
+# Run as a separate process: while the cluster starts, TensorFlow's C++ runtime holds the
+# main thread (and Python's lock), so no thread of ours could run to say what is wrong.
+_WATCHDOG = """
+import socket, sys, time
+timeout, me, workers = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+deadline = time.time() + timeout
+while time.time() < deadline:
+    if sys.stdin.readable() and not select.select([sys.stdin], [], [], 0.5)[0]:
+        continue
+    sys.exit(0)  # the trainer wrote or closed the pipe: it started (or ended)
+def accepts(address):
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=2).close()
+        return True
+    except (OSError, ValueError):
+        return False
+silent = [w for i, w in enumerate(workers) if i != me and not accepts(w)]
+who = ", ".join(silent) or "none (the peers accept connections but never joined)"
+sys.stderr.write(f"kspec train: the cluster did not start within KSPEC_COLLECTIVE_TIMEOUT="
+                 f"{timeout:g} s; unreachable: {who}. Start every worker with the same command "
+                 "(or check addresses and firewalls).\\n")
+"""
+
+
+def _start_watchdog(workers: list, rank: int, timeout: float) -> None:
+    """After `timeout` seconds without a first step, a helper process names the peers that
+    do not accept a connection, and this process exits 1 (faulthandler's timer is C code,
+    which runs while TensorFlow holds the main thread); the start would otherwise hang
+    without a word."""
+    import faulthandler
+    import subprocess
+    helper = subprocess.Popen([sys.executable, "-c", "import select\n" + _WATCHDOG,
+                               str(timeout), str(rank), *workers], stdin=subprocess.PIPE,
+                              stderr=sys.stderr.fileno())
+    log = open(os.devnull, "w")
+    faulthandler.dump_traceback_later(timeout + 5, exit=True, file=log)
+    _watchdog.append((helper, log))
+
+
+def cluster_started() -> None:
+    """The first step ran: every peer answered, so the start-up watchdog stands down."""
+    import faulthandler
+    while _watchdog:
+        helper, log = _watchdog.pop()
+        faulthandler.cancel_dump_traceback_later()
+        helper.stdin.close()
+        helper.wait()
+        log.close()

@@ -140,3 +140,20 @@ def test_lost_worker_stops_the_survivor_and_a_restart_resumes(tmp_path, data_dir
     for p, (_, e) in zip(procs, outs):
         assert p.returncode == 0, e[-3000:]
     assert (tmp_path / "model.keras").exists()
+
+
+def test_a_peer_that_never_comes_is_named_after_the_timeout(tmp_path, data_dir):
+    """Worker 1 is never started: worker 0 does not hang; it exits 1 naming the address."""
+    import time
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KSPEC_COLLECTIVE_TIMEOUT": "15",
+           "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
+                                    "task": {"type": "worker", "index": 0}})}
+    start = time.time()
+    res = subprocess.run(train_cmd(MODEL, tmp_path, data_dir, "--epochs", "1",
+                                   "--strategy", "multiworker"), cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert res.returncode == 1, res.stderr[-3000:]
+    assert (f"kspec train: the cluster did not start within KSPEC_COLLECTIVE_TIMEOUT=15 s; "
+            f"unreachable: {workers[1]}.") in res.stderr
+    assert time.time() - start < 120
