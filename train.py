@@ -281,8 +281,9 @@ def overrides_from(args) -> list:
     return sets
 
 
-class _Terminated(Exception):
-    """SIGTERM outside the training loop (which saves and stops on its own)."""
+class _Terminated(BaseException):
+    """SIGTERM outside the training loop (which saves and stops on its own). A
+    BaseException, as KeyboardInterrupt is: no library's `except Exception` swallows it."""
 
 
 def _raise_terminated(signum, frame):

@@ -53,6 +53,12 @@ CORPUS = {
                          + " * ".join(["$a"] * 100) + "}\n" + HEAD, "is too large"),
     "int_over_2_31": (TOP + "layers:\n  - conv: {filters: 3000000000}\n" + HEAD,
                       "larger than 2,147,483,647"),
+    # ids become Keras layer names: they must be usable, and not a head output's name
+    "id_with_slash": (TOP + "layers: [flatten, dense: {units: 4, id: a/b}]\n" + HEAD,
+                      "t.yaml:4:41: layers[1].dense.id: id 'a/b' cannot name a layer"),
+    "id_is_head_output": (TOP + "layers: [flatten, dense: {units: 4, id: predictions}]\n" + HEAD,
+                          "t.yaml:4:19: layers[1].dense: layer name 'predictions' is taken by "
+                          "the classification head's output"),
     # extends only reads spec files, and never echoes a file that is not one
     "extends_system_file": ("extends: /etc/passwd\n", "which is not a spec file"),
 }

@@ -224,3 +224,25 @@ def test_leftovers_and_a_corrupt_manifest_are_cleaned_up(trained, tmp_path):
         in res.stderr
     (artifact,) = json.loads((exports / "manifest.json").read_text())["artifacts"]
     assert artifact["path"] == str(exports / "model.keras")
+
+
+def test_segmentation_predict_prints_a_summary_and_writes_mask_files(tmp_path, data_dir):
+    from PIL import Image
+
+    from tasks.data.shapes_draw import DrawSettings, draw_example
+    run_dir = tmp_path / "seg"
+    res = run(train_cmd(SPECS / "segnet_small.yaml", run_dir, data_dir, "--epochs", "1",
+                        "--steps-per-epoch", "2", "--no-xla",
+                        data="shapes/multi:train=128,validation=32,test=32"))
+    assert res.returncode == 0, res.stderr
+    image = tmp_path / "multi.png"
+    Image.fromarray(draw_example("test", 1, DrawSettings(min_shapes=2, max_shapes=3))["image"]
+                    ).save(image)
+    pred = run(["kspec", "predict", str(run_dir), str(image), "--masks", "m"], cwd=tmp_path)
+    assert pred.returncode == 0, pred.stderr
+    (line,) = [json.loads(x) for x in pred.stdout.splitlines()]
+    assert line["mask"] == os.path.join("m", "000_multi_mask.png")
+    mask = np.asarray(Image.open(tmp_path / line["mask"]))
+    assert mask.shape == (64, 64) and mask.dtype == np.uint8
+    assert sum(line["class_pixels"].values()) == 64 * 64
+    assert {int(k) for k in line["class_pixels"]} == set(np.unique(mask).tolist())

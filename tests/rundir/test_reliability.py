@@ -37,11 +37,19 @@ def straight(tmp_path_factory, data_dir):
     return out
 
 
-@pytest.fixture
-def one_epoch(tmp_path, data_dir):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def trained_one_epoch(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("one") / "run"
     res = _train(out, data_dir)
     assert res.returncode == 0, res.stderr
+    return out
+
+
+@pytest.fixture
+def one_epoch(tmp_path, trained_one_epoch):
+    """A fresh copy of a one-epoch run for each fault (checkpoints point by relative path)."""
+    out = tmp_path / "run"
+    shutil.copytree(trained_one_epoch, out)
     return out
 
 
@@ -234,11 +242,12 @@ def test_a_full_disk_is_reported_as_such_and_the_run_resumes(one_epoch, data_dir
     _same_as_straight(one_epoch, straight)
 
 
-def test_sigterm_during_start_up_exits_75_with_nothing_half_written(tmp_path, data_dir):
+@pytest.mark.parametrize("after", [0.8, 1.5, 2.5])  # importing TensorFlow, loading data
+def test_sigterm_during_start_up_exits_75_with_nothing_half_written(tmp_path, data_dir, after):
     out = tmp_path / "early"
     proc = subprocess.Popen(train_cmd(LENET, out, data_dir, *DET), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # importing TensorFlow, loading the spec and data
+    time.sleep(after)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 75, err
