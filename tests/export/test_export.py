@@ -135,23 +135,28 @@ def test_onnx_exports_and_verifies_with_onnxruntime(trained):
     assert ok and row["value"] <= 1e-5, row
 
 
-def test_mask_detection_run_exports_its_masks_and_predicts_boxes(tmp_path, data_dir):
-    """The second detection head end to end: train briefly, export, predict with pictures."""
+def _brief_multi_run(tmp_path, data_dir, spec: str, steps: int, image_index: int):
+    """A run trained for a few steps on `shapes/multi`, and one test image of 2-3 shapes."""
     from PIL import Image
 
-    from export.cli import export_run
     from tasks.data.shapes_draw import DrawSettings, draw_example
     run_dir = tmp_path / "run"
-    res = run(train_cmd(SPECS / "mask_detector.yaml", run_dir, data_dir, "--epochs", "1",
-                        "--steps-per-epoch", "10", "--no-xla",
-                        data="shapes/multi:train=320,validation=32,test=32"))
+    res = run(train_cmd(SPECS / spec, run_dir, data_dir, "--epochs", "1", "--steps-per-epoch",
+                        str(steps), "--no-xla", data="shapes/multi:train=320,validation=32,test=32"))
     assert res.returncode == 0, res.stderr
+    image = tmp_path / "multi.png"
+    Image.fromarray(draw_example("test", image_index, DrawSettings(min_shapes=2, max_shapes=3))
+                    ["image"]).save(image)
+    return run_dir, image
+
+
+def test_mask_detection_run_exports_its_masks_and_predicts_boxes(tmp_path, data_dir):
+    """The second detection head end to end: train briefly, export, predict with pictures."""
+    from export.cli import export_run
+    run_dir, image = _brief_multi_run(tmp_path, data_dir, "mask_detector.yaml", 10, 0)
     rows, ok = export_run(str(run_dir), ["savedmodel", "tflite"], "none", None)
     assert ok, rows
     assert {r["format"] for r in rows} >= {"savedmodel", "tflite"}
-    image = tmp_path / "multi.png"
-    Image.fromarray(draw_example("test", 0, DrawSettings(min_shapes=2, max_shapes=3))["image"]
-                    ).save(image)
     pred = run(["kspec", "predict", str(run_dir), str(image), "--draw", str(tmp_path / "pics")])
     assert pred.returncode == 0, pred.stderr
     (line,) = [json.loads(x) for x in pred.stdout.splitlines()]
@@ -228,16 +233,7 @@ def test_leftovers_and_a_corrupt_manifest_are_cleaned_up(trained, tmp_path):
 
 def test_segmentation_predict_prints_a_summary_and_writes_mask_files(tmp_path, data_dir):
     from PIL import Image
-
-    from tasks.data.shapes_draw import DrawSettings, draw_example
-    run_dir = tmp_path / "seg"
-    res = run(train_cmd(SPECS / "segnet_small.yaml", run_dir, data_dir, "--epochs", "1",
-                        "--steps-per-epoch", "2", "--no-xla",
-                        data="shapes/multi:train=128,validation=32,test=32"))
-    assert res.returncode == 0, res.stderr
-    image = tmp_path / "multi.png"
-    Image.fromarray(draw_example("test", 1, DrawSettings(min_shapes=2, max_shapes=3))["image"]
-                    ).save(image)
+    run_dir, image = _brief_multi_run(tmp_path, data_dir, "segnet_small.yaml", 2, 1)
     pred = run(["kspec", "predict", str(run_dir), str(image), "--masks", "m"], cwd=tmp_path)
     assert pred.returncode == 0, pred.stderr
     (line,) = [json.loads(x) for x in pred.stdout.splitlines()]
