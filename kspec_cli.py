@@ -11,6 +11,8 @@ import os
 import sys
 import traceback
 
+from builder import EXIT_BAD_INPUT
+
 
 class _Parser(argparse.ArgumentParser):
     """Bad options exit 2 with a one-line message (argparse's default code, kept explicit)."""
@@ -18,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
         print(f"kspec: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 def make_parser() -> argparse.ArgumentParser:

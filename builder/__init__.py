@@ -5,7 +5,8 @@ does, when it is called.
 
     >>> from builder import load_spec, build_model
 """
-from .errors import SpecError, SpecErrors, Where
+from .errors import EXIT_BAD_INPUT, SpecError, SpecErrors, Where
+from .heads import HeadLayer, HeadType, register_head
 from .registry import LayerType, register_layer
 from .spec import Spec, load_spec, load_spec_text
 
@@ -16,5 +17,5 @@ def build_model(spec, **kwargs):
     return _build(spec, **kwargs)
 
 
-__all__ = ["Spec", "SpecError", "SpecErrors", "Where", "LayerType", "build_model", "load_spec",
-           "load_spec_text", "register_layer"]
+__all__ = ["EXIT_BAD_INPUT", "Spec", "SpecError", "SpecErrors", "Where", "LayerType", "HeadLayer", "HeadType",
+           "build_model", "load_spec", "load_spec_text", "register_head", "register_layer"]

@@ -4,12 +4,10 @@ from __future__ import annotations
 import json
 import sys
 
-from .errors import SpecErrors
+from .errors import EXIT_BAD_INPUT, SpecErrors
 from .plugins import PluginError
 from .spec import load_spec
 from .summary import summary_dict, summary_table
-
-EXIT_BAD_INPUT = 2
 
 
 def cmd_check(args) -> int:

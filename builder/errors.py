@@ -9,6 +9,11 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+# The exit code of every kspec command for bad input (a spec, an option, data, a run
+# directory): the person has something to change. Defined here, the lowest home, so
+# that every command uses this one value.
+EXIT_BAD_INPUT = 2
+
 
 @dataclass(frozen=True)
 class Where:

@@ -14,6 +14,7 @@ from .check import check_args, check_value, key_where, resolve, where_of
 from .errors import ErrorSink, Where, did_you_mean, type_name
 from .expr import ExprError
 from .registry import LAYERS, UNIVERSAL_ARGS
+from .yaml_loader import SpecMap
 
 STRUCTURAL = ("repeat", "parallel", "residual")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -158,7 +159,7 @@ class Expander:
                     universal[arg.name] = got
         own = {k: v for k, v in value.items() if k not in ("id", "from")}
         if hasattr(value, "value_where"):
-            own = _keep_marks(own, value)
+            own = SpecMap.like(own, value)
         return own, universal
 
     def inputs_of(self, from_, cur, merge, where, path):
@@ -342,14 +343,6 @@ def _as_list(item, where):
     from .yaml_loader import SpecList
     out = SpecList([item])
     out.where, out.item_where = where, [where]
-    return out
-
-
-def _keep_marks(own: dict, original):
-    from .yaml_loader import SpecMap
-    out = SpecMap(own)
-    out.where, out.key_where, out.value_where = (original.where, original.key_where,
-                                                 original.value_where)
     return out
 
 

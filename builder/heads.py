@@ -42,7 +42,10 @@ class HeadType:
 HEADS: dict[str, HeadType] = {}
 
 
-def _register(head: HeadType) -> None:
+def register_head(head: HeadType) -> None:
+    """Adds a head; a plugin module that brings a task registers its head here (and its
+    task with `tasks.register_task`). Validation, `kspec check` and the reference then
+    know it like a built-in one."""
     if head.name in HEADS:
         raise ValueError(f"head {head.name!r} is registered twice")
     HEADS[head.name] = head
@@ -68,7 +71,7 @@ def _dropout(rate):
     return [HeadLayer("dropout", {"rate": rate}, "head_dropout")] if rate else []
 
 
-_register(HeadType(
+register_head(HeadType(
     "none", "no head: the body's output is the model's output (encoders, feature extractors)",
     (Arg("loss", enum("none", "mse", "mae"), "none", "loss, if trained directly"),),
     lambda a, body, inp: []))
@@ -88,7 +91,7 @@ def _check_classification(a) -> list:
     return problems
 
 
-_register(HeadType(
+register_head(HeadType(
     "classification", "one label per image: softmax (or sigmoid for multi-label) over classes",
     (Arg("classes", POS_INT, None, _CLASSES_DOC),
      Arg("activation", enum("softmax", "sigmoid"), "softmax", "sigmoid: independent labels"),
@@ -110,7 +113,7 @@ def _class_output(a, body):
                             f"features, it gives {body[-1]}")
     return [HeadLayer(a["activation"], {}, "predictions", True)]
 
-_register(HeadType(
+register_head(HeadType(
     "regression", "real-valued outputs",
     (Arg("units", POS_INT, 1, "number of outputs"),
      Arg("activation", enum("linear", "sigmoid"), "linear", "output activation"),
@@ -121,12 +124,12 @@ _register(HeadType(
 _BOX_LOSS = Arg("box_loss", enum("mse", "iou", "mse_iou"), "mse_iou",
                 "box loss: mean squared error, 1 - IoU, or both")
 
-_register(HeadType(
+register_head(HeadType(
     "localization", "one box per image: (x_center, y_center, width, height) in [0, 1]",
     (_BOX_LOSS, POOL),
     lambda a, body, inp: _pool_layers(a["pool"], body) + [_dense(4, "sigmoid", "box")]))
 
-_register(HeadType(
+register_head(HeadType(
     "classification_localization", "a class and a box per image from one body",
     (Arg("classes", POS_INT, None, _CLASSES_DOC), _BOX_LOSS,
      Arg("class_weight", FLOAT, 1.0, "weight of the class loss"),
@@ -149,7 +152,7 @@ def _grid_head(a, body, inp):
     return [_conv1x1(5 + a["classes"], "linear", "grid")]
 
 
-_register(HeadType(
+register_head(HeadType(
     "detection", "one-stage grid detector: per cell objectness, box and class (YOLO-style)",
     (Arg("classes", POS_INT, None, _CLASSES_DOC),
      Arg("max_boxes", POS_INT, 20, "boxes kept after non-maximum suppression"),
@@ -165,7 +168,7 @@ def _mask_head(a, body, inp):
     return [_conv1x1(a["classes"], "linear", "mask_logits")]
 
 
-_register(HeadType(
+register_head(HeadType(
     "mask_detection", "detection by masks (Szegedy et al. 2013): per class, a low-resolution "
     "mask of where its objects are; each connected region of a mask is one box",
     (Arg("classes", POS_INT, None, _CLASSES_DOC),
@@ -198,7 +201,7 @@ def _dense_map_head(channels, activation, name, project):
     return layers
 
 
-_register(HeadType(
+register_head(HeadType(
     "segmentation", "a class per pixel: softmax over classes at the input resolution",
     (Arg("classes", POS_INT, None, _CLASSES_DOC + " (background included)"),
      Arg("loss", enum("cross_entropy", "dice", "jaccard", "cross_entropy_dice",
@@ -206,7 +209,7 @@ _register(HeadType(
      Arg("project", BOOL, True, "add a 1x1 conv to `classes` channels (false: the body did)")),
     _dense_map_head(lambda a, inp: a["classes"], "softmax", "mask", "project")))
 
-_register(HeadType(
+register_head(HeadType(
     "autoencoder", "reconstructs the input image (encoding by an hourglass body)",
     (Arg("loss", enum("mse", "mae"), "mse", "reconstruction loss"),
      Arg("project", BOOL, True, "add a 1x1 conv to the input's channels")),

@@ -112,10 +112,10 @@ def merge(base, child):
     """Child keys replace base keys; mappings merge key by key, lists are replaced whole."""
     if not (isinstance(base, dict) and isinstance(child, dict)):
         return child
-    out = SpecMap(base)
-    out.where = getattr(child, "where", getattr(base, "where", Where()))
-    out.key_where = {**getattr(base, "key_where", {}), **getattr(child, "key_where", {})}
-    out.value_where = {**getattr(base, "value_where", {}), **getattr(child, "value_where", {})}
+    out = SpecMap.marked(base, getattr(child, "where", getattr(base, "where", Where())),
+                         {**getattr(base, "key_where", {}), **getattr(child, "key_where", {})},
+                         {**getattr(base, "value_where", {}),
+                          **getattr(child, "value_where", {})})
     for key, value in child.items():
         out[key] = merge(base[key], value) if key in base else value
     return out
@@ -144,7 +144,7 @@ def apply_overrides(raw, overrides):
                 sink.add(w, f"'{'.'.join(parts[:i + 1])}' is not a mapping; cannot set {key}")
                 break
             if part not in node:
-                node[part] = _new_map(w)
+                node[part] = SpecMap.marked({}, w)
             node = node[part]
         else:
             node[parts[-1]] = value
@@ -163,12 +163,6 @@ def _declared(raw, name: str, where: Where, sink: ErrorSink) -> bool:
     sink.add(where, f"the spec declares no argument '{name}'",
              did_you_mean(name, declared) if declared else "it has no `args:` section")
     return False
-
-
-def _new_map(where):
-    m = SpecMap()
-    m.where, m.key_where, m.value_where = where, {}, {}
-    return m
 
 
 def _validate(raw) -> Spec:

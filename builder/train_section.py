@@ -83,9 +83,7 @@ def check_train(raw, where: Where, sink: ErrorSink) -> dict:
     simple = {k: v for k, v in raw.items() if k not in ("optimizer", "schedule", "augment")}
     if hasattr(raw, "value_where"):
         from .yaml_loader import SpecMap
-        s = SpecMap(simple)
-        s.where, s.key_where, s.value_where = raw.where, raw.key_where, raw.value_where
-        simple = s
+        simple = SpecMap.like(simple, raw)
     out = check_args(simple, plain, where, "train", sink, what="train")
     opt = check_named_choice(raw.get("optimizer", "adam"), OPTIMIZERS,
                              where_of(raw, "optimizer", where), "train.optimizer", sink, "optimizer")

@@ -35,6 +35,22 @@ class SpecMap(dict):
     key_where: dict
     value_where: dict
 
+    @classmethod
+    def marked(cls, values, where: Where, key_where=None, value_where=None) -> "SpecMap":
+        """`values` as a SpecMap standing at `where`, with copies of the key and value
+        marks given (none: a mapping made by kspec, such as one `--set` creates)."""
+        out = cls(values)
+        out.where, out.key_where, out.value_where = where, dict(key_where or {}), \
+            dict(value_where or {})
+        return out
+
+    @classmethod
+    def like(cls, values, original) -> "SpecMap":
+        """`values` with the marks of `original` (a SpecMap or a plain dict)."""
+        return cls.marked(values, getattr(original, "where", Where()),
+                          getattr(original, "key_where", None),
+                          getattr(original, "value_where", None))
+
 
 class SpecList(list):
     """A list that remembers where it and each item stand."""
@@ -132,8 +148,7 @@ def _to_python(node, file: str, path: str, depth: int, sink: ErrorSink):
             out.append(_to_python(item, file, f"{path}[{i}]", depth + 1, sink))
             out.item_where.append(Where(file, *_mark(file, item), f"{path}[{i}]"))
         return out
-    out = SpecMap()
-    out.where, out.key_where, out.value_where = where, {}, {}
+    out = SpecMap.marked({}, where)
     for key_node, value_node in node.value:
         key = _to_python(key_node, file, path, depth + 1, sink)
         kline, kcol = _mark(file, key_node)

@@ -12,11 +12,12 @@ import os
 import sys
 import time
 
+from builder import EXIT_BAD_INPUT
 from rundir.atomic import atomic_path
 
 from . import manifest
 
-EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
+EXIT_FAILED = 1  # an artifact failed its check against the Keras model
 SAMPLES = 256  # a 98% agreement bar needs more than a few dozen samples to resolve
 FORMATS = ("savedmodel", "tflite", "keras", "onnx")
 LEVELS = ("none", "float16", "dynamic", "int8")
@@ -99,8 +100,8 @@ class _Context:
     def reference(self, fixed_size: bool) -> dict:
         import numpy as np
 
-        from .serving import outputs_for
-        return {k: np.asarray(v) for k, v in outputs_for(self.task, self.y, fixed_size).items()}
+        outputs = self.task.serving_outputs(self.y, fixed_size)
+        return {k: np.asarray(v) for k, v in outputs.items()}
 
 
 def _write_and_run(fmt: str, q: str, c: _Context, path: str):
@@ -179,9 +180,6 @@ def export_run(run_dir: str, formats, quantize: str, out: str | None, plugins=()
                skip_missing_extra: bool = False, data: str | None = None,
                data_dir: str | None = None) -> tuple[list, bool]:
     """Exports and verifies each format; returns (table rows, all passed)."""
-    import keras
-    import tensorflow as tf
-
     from .formats import MissingExtra
     targets, folder = plan(run_dir, formats, quantize, out)
     c = _Context(run_dir, plugins, data, data_dir)
@@ -198,8 +196,7 @@ def export_run(run_dir: str, formats, quantize: str, out: str | None, plugins=()
             rows.append({"format": fmt, "passed": True, "skipped": f"needs {ONNX_INSTALL}"})
     rows.append({"format": "keras model(x)", "latency_ms": keras_latency(c.run.model, c.x) * 1000,
                  "passed": True})
-    note = manifest.write_manifest(folder, c.run, rows, {"tensorflow": tf.__version__,
-                                                         "keras": keras.__version__})
+    note = manifest.write_manifest(folder, c.run, rows)
     for text in notes + ([note] if note else []):
         print(f"note: {text}", file=sys.stderr)
     return rows, all(r["passed"] for r in rows)

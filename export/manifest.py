@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 import time
 
 from rundir.atomic import write_text
+from rundir.layout import versions
 
 MANIFEST = "manifest.json"
 # What `rundir.atomic.atomic_path` leaves when its process is killed: `.NAME.XXXX.tmpSUFFIX`
@@ -70,7 +70,7 @@ def read_artifacts(folder: str) -> tuple[list, str | None]:
     return [], f"{path} was unreadable and is replaced by a new one"
 
 
-def write_manifest(folder: str, run, rows, versions: dict) -> str | None:
+def write_manifest(folder: str, run, rows) -> str | None:
     """Adds this export's verified artifacts to the folder's manifest; returns a note if
     the old manifest had to be replaced."""
     old, note = read_artifacts(folder)
@@ -79,7 +79,7 @@ def write_manifest(folder: str, run, rows, versions: dict) -> str | None:
     kept = [a for a in old if a["path"] not in now and os.path.exists(a["path"])]
     manifest = {"run": os.path.abspath(run.path), "weights": run.weights,
                 "spec_sha256": run.info.get("spec_sha256"),
-                "versions": {"python": platform.python_version(), **versions},
+                "versions": versions(),
                 "written": time.strftime("%Y-%m-%dT%H:%M:%S"), "artifacts": kept + new}
     os.makedirs(folder, exist_ok=True)
     write_text(os.path.join(folder, MANIFEST), json.dumps(manifest, indent=1, default=str) + "\n")

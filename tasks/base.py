@@ -93,6 +93,12 @@ class Task:
     # -- export ------------------------------------------------------------------------
     export_output = "output"  # the serving output an exported artifact is compared on
 
+    def serving_outputs(self, y, for_tflite: bool) -> dict:
+        """The serving signature's named outputs (TensorFlow ops) for model outputs `y`.
+
+        `for_tflite`: the artifact runs on TFLite builtins only (no NMS, for one)."""
+        return {self.export_output: y}
+
     def export_checks(self, quantize: str, got: dict, ref: dict, x) -> list:
         """How an artifact's outputs (`got`) are judged against Keras' (`ref`) on the same
         samples `x` (normalised): float32 must match to rounding; a quantized artifact
@@ -113,3 +119,11 @@ class Task:
     def decode(self, y_pred, class_names=()) -> list:
         """Model outputs for a batch -> one JSON-ready dict per image."""
         raise NotImplementedError
+
+    def draw(self, image, item: dict, class_names=()):
+        """One decoded prediction drawn on its input image (a PIL image): boxes if the
+        item has any; tasks with other things to show override it."""
+        from . import draw
+        pic = draw.canvas(image)
+        draw.boxes(pic, item, class_names)
+        return pic

@@ -64,6 +64,18 @@ class Classification(Task):
             return [Check("label agreement", agree, 0.98, True)]
         return [top1_agreement(got, ref)]
 
+    def serving_outputs(self, y, for_tflite):
+        if self.multi_label:
+            return {"probabilities": y}
+        return {"probabilities": y, "class_ids": tf.argmax(y, -1, output_type=tf.int32)}
+
+    def draw(self, image, item, class_names=()):
+        from . import draw
+        pic = draw.canvas(image)
+        if "top" in item:
+            draw.caption(pic, [draw.label(t, class_names) for t in item["top"][:3]])
+        return pic
+
     def decode(self, y_pred, class_names=()):
         probs = np.asarray(y_pred)
         out = []

@@ -80,7 +80,7 @@ class Detection(Task):
         """Loss and mAP@0.5 over the split (boxes decoded with NMS, as `predict` gives)."""
         out = super().evaluate(predict, pipeline, split)
         detections, truths = [], []
-        for batch in pipeline.raw(split):
+        for batch in pipeline.prepared_batches(split):
             for item, boxes, labels in zip(self.decode(predict(batch["x"])),
                                            batch["boxes"].numpy(), batch["box_labels"].numpy()):
                 keep = labels >= 0
@@ -90,6 +90,12 @@ class Detection(Task):
                                    np.array([d["class"] for d in item["objects"]])))
         out["map50"] = average_precision(detections, truths, self.classes, 0.5)
         return out
+
+    def serving_outputs(self, y, for_tflite):
+        if for_tflite:  # NMS is no TFLite builtin: the grid is decoded on the host
+            return {"grid": y}
+        boxes, scores, classes, count = self.decode_tensors(y)
+        return {"boxes": boxes, "scores": scores, "classes": classes, "count": count}
 
     def export_key(self, ref):
         return "grid" if "grid" in ref else "scores"  # TFLite and ONNX stop at the grid

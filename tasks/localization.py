@@ -98,6 +98,10 @@ class ClassificationLocalization(Task):
 
     export_output = "probabilities"
 
+    def serving_outputs(self, y, for_tflite):
+        return {"probabilities": y["class"], "boxes": y["box"],
+                "class_ids": tf.argmax(y["class"], -1, output_type=tf.int32)}
+
     def quantized_checks(self, quantize, got, ref, x):
         return [top1_agreement(pick(got, "probabilities"), ref["probabilities"]),
                 _box_agreement(pick(got, "boxes"), ref["boxes"])]

@@ -62,6 +62,9 @@ class MaskDetection(Detection):
 
     export_output = "masks"
 
+    def serving_outputs(self, y, for_tflite):
+        return {"masks": tf.sigmoid(y)}  # regions become boxes on the host (`kspec predict`)
+
     def export_key(self, ref):
         return "masks"
 

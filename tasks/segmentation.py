@@ -87,6 +87,15 @@ class Segmentation(Task):
         return [Check("pixel agreement", float(np.mean(got_ids == ref_ids)), 0.98, True),
                 mean_class_iou(got_ids, ref_ids, probs.shape[-1])]
 
+    def serving_outputs(self, y, for_tflite):
+        return {"probabilities": y, "masks": tf.argmax(y, -1, output_type=tf.int32)}
+
+    def draw(self, image, item, class_names=()):
+        from . import draw
+        pic = draw.canvas(image, item.get("mask"))
+        draw.boxes(pic, item, class_names)
+        return pic
+
     def decode(self, y_pred, class_names=()):
         masks = np.argmax(np.asarray(y_pred), -1)
         return [{"mask": m.tolist(),

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-EXIT_BAD_INPUT = 2
+from builder import EXIT_BAD_INPUT
 
 
 def read_inputs(paths, input_section: dict):

@@ -54,8 +54,8 @@ class LossWindow:
     too many in a row). It is flushed before every checkpoint.
     """
 
-    def __init__(self, t):
-        self.t, self.pending, self.first_step, self.skipped = t, [], 0, 0
+    def __init__(self, s):
+        self.s, self.pending, self.first_step, self.skipped = s, [], 0, 0
 
     def add(self, loss, step_number: int) -> None:
         if not self.pending:
@@ -72,24 +72,26 @@ class LossWindow:
                 values.append(value)
                 continue
             self.skipped += 1
-            if self.t.precision != "mixed_float16" or self.skipped > MAX_SKIPPED_STEPS:
-                raise Stop(1, _nan_message(f"loss is {value}", self.first_step + i, self.t))
+            if self.s.precision != "mixed_float16" or self.skipped > MAX_SKIPPED_STEPS:
+                raise Stop(1, _nan_message(f"loss is {value}", self.first_step + i, self.s))
         return values
 
 
-def train_loop(t) -> None:
-    """Runs from the checkpointed position to the last epoch. `t` is a `train.Trainer`."""
-    ck, progress = t.checkpoints, t.progress
-    epochs, steps = t.spec.train["epochs"], t.steps_per_epoch
+def train_loop(s) -> None:
+    """Runs from the checkpointed position to the last epoch of session `s`
+    (`trainer.session.Session`, whose docstring lists what the loop reads and changes)."""
+    ck, progress = s.checkpoints, s.progress
+    epochs, steps = s.spec.train["epochs"], s.steps_per_epoch
     preemption = Preemption()
-    window = LossWindow(t)
+    window = LossWindow(s)
+    first_step = True
     try:
         while int(ck.epoch.numpy()) < epochs:
             epoch = int(ck.epoch.numpy())
             first = done = int(ck.step_in_epoch.numpy())
             step_number = int(ck.step.numpy())
-            dataset = t.strategy.experimental_distribute_dataset(
-                t.pipeline.train(epoch, first).with_options(_sharding()))
+            dataset = s.strategy.experimental_distribute_dataset(
+                s.data.pipeline.train(epoch, first).with_options(_sharding()))
             progress.start_epoch(epoch + 1, first)
             start = time.time()
             for x, y in dataset:
@@ -97,27 +99,30 @@ def train_loop(t) -> None:
                     break
                 step_number += 1
                 done += 1
-                window.add(t.run_step(x, y), step_number)
-                due = step_number % t.spec.train["checkpoint_every"] == 0
+                window.add(s.step(x, y), step_number)
+                if first_step:
+                    s.first_step_done()
+                    first_step = False
+                due = step_number % s.spec.train["checkpoint_every"] == 0
                 if due or preemption.requested or len(window.pending) >= LOSS_WINDOW:
-                    _account(t, window.flush(), step_number, done, start)
+                    _account(s, window.flush(), step_number, done, start)
                     start = time.time()
                     progress.step(done, ck.epoch_loss.numpy() / max(int(ck.epoch_steps), 1))
                 if due or preemption.requested:
-                    save(t, "last")
+                    save(s, "last")
                 if preemption.requested:
                     raise Stop(EXIT_PREEMPTED, f"SIGTERM: saved step {step_number} to "
-                               f"{t.rundir.checkpoints}; run the same command to resume")
-            _account(t, window.flush(), step_number, done, start)
-            _end_epoch(t, epoch)
+                               f"{s.rundir.checkpoints}; run the same command to resume")
+            _account(s, window.flush(), step_number, done, start)
+            _end_epoch(s, epoch)
     finally:
         preemption.close()
-        t.rundir.plot_curves()  # once, at the end (or when the run stops early)
+        s.rundir.plot_curves()  # once, at the end (or when the run stops early)
 
 
-def _account(t, losses: list, step_number: int, done: int, since: float) -> None:
+def _account(s, losses: list, step_number: int, done: int, since: float) -> None:
     """Moves the position and the epoch's running sums to where training is."""
-    ck = t.checkpoints
+    ck = s.checkpoints
     ck.step.assign(step_number)
     ck.step_in_epoch.assign(done)
     ck.epoch_loss.assign_add(sum(losses))
@@ -125,18 +130,18 @@ def _account(t, losses: list, step_number: int, done: int, since: float) -> None
     ck.epoch_seconds.assign_add(time.time() - since)
 
 
-def save(t, kind: str) -> str:
+def save(s, kind: str) -> str:
     """Saves a checkpoint of finite weights; a full disk is a Stop that says so."""
-    ck = t.checkpoints
+    ck = s.checkpoints
     step = int(ck.step.numpy())
-    if not _all_finite(t.model.variables + t.optimizer.variables):
-        raise Stop(1, _nan_message("the weights are not finite", step, t))
+    if not _all_finite(s.model.variables + s.optimizer.variables):
+        raise Stop(1, _nan_message("the weights are not finite", step, s))
     try:
         return ck.save_best() if kind == "best" else ck.save()
     except (OSError, tf.errors.OpError, UnreadableSave) as exc:
         if not _is_disk_full(exc):
             raise
-        raise Stop(1, _disk_full_message(t, exc)) from None
+        raise Stop(1, _disk_full_message(s, exc)) from None
 
 
 def _all_finite(variables) -> bool:
@@ -153,9 +158,9 @@ def _is_disk_full(exc) -> bool:
                                    "does not read back"))
 
 
-def _disk_full_message(t, exc) -> str:
+def _disk_full_message(s, exc) -> str:
     from rundir import checkpoints as files
-    ck = t.checkpoints
+    ck = s.checkpoints
     folder = ck.last_folder(run_folder=False)
     for prefix in files.listed(folder):  # a torn save is removed: it would only mislead
         if files.unreadable(prefix):
@@ -180,25 +185,25 @@ def _sharding():
     return options
 
 
-def _nan_message(what: str, step: int, t) -> str:
-    last = t.checkpoints.latest_saved() or t.checkpoints.restored_from or "none yet"
-    return (f"{what} at step {step} (epoch {int(t.checkpoints.epoch.numpy()) + 1}): training "
+def _nan_message(what: str, step: int, s) -> str:
+    last = s.checkpoints.latest_saved() or s.checkpoints.restored_from or "none yet"
+    return (f"{what} at step {step} (epoch {int(s.checkpoints.epoch.numpy()) + 1}): training "
             f"stopped. Nothing was saved after the fault; the last checkpoint is {last}. Lower "
             "the learning rate, or check the data for invalid values.")
 
 
-def _end_epoch(t, epoch: int) -> None:
-    ck = t.checkpoints
+def _end_epoch(s, epoch: int) -> None:
+    ck = s.checkpoints
     wall = float(ck.epoch_seconds.numpy())
     steps_run = int(ck.epoch_steps.numpy())
     row = {"epoch": epoch + 1, "step": int(ck.step.numpy()),
            "loss": float(ck.epoch_loss.numpy()) / max(steps_run, 1)}
-    if t.has_validation:
-        row.update({f"val_{k}": v for k, v in t.evaluate("validation").items()})
+    if s.data.has_validation:
+        row.update({f"val_{k}": v for k, v in s.evaluate("validation").items()})
         if not math.isfinite(row.get("val_loss", 0.0)):
-            raise Stop(1, _nan_message(f"validation loss is {row['val_loss']}", row["step"], t))
-    row.update(images_per_second=steps_run * t.global_batch / max(wall, 1e-9), wall_time=wall)
-    name, mode = t.task.primary_metric()
+            raise Stop(1, _nan_message(f"validation loss is {row['val_loss']}", row["step"], s))
+    row.update(images_per_second=steps_run * s.global_batch / max(wall, 1e-9), wall_time=wall)
+    name, mode = s.task.primary_metric()
     value = row.get(f"val_{name}", row.get(name))
     best = float(ck.best.numpy())
     ck.epoch.assign_add(1)
@@ -208,12 +213,12 @@ def _end_epoch(t, epoch: int) -> None:
     ck.last_row.assign(json.dumps(row))
     if value is not None and (math.isnan(best) or (value > best if mode == "max" else value < best)):
         ck.best.assign(value)
-        save(t, "best")
-    save(t, "last")
-    t.rundir.append_metrics(row)  # after the checkpoint it describes
-    with t.writer.as_default(step=row["step"]):
+        save(s, "best")
+    save(s, "last")
+    s.rundir.append_metrics(row)  # after the checkpoint it describes
+    with s.writer.as_default(step=row["step"]):
         for key, value in row.items():
             if key not in ("epoch", "step"):
                 tf.summary.scalar(key, value)
-    t.progress.end_epoch(row)
+    s.progress.end_epoch(row)
 

@@ -40,3 +40,13 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restart", dest="resume", action="store_false",
                    help="ignore existing checkpoints in RUN_DIR and start over")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+
+
+def overrides_from(args) -> list:
+    """The `--set` strings the options stand for: `--epochs 3` is `train.epochs=3`."""
+    sets = list(args.set)
+    for option, key in (("epochs", "train.epochs"), ("batch_size", "train.batch_size"),
+                        ("steps_per_epoch", "train.steps_per_epoch")):
+        if getattr(args, option) is not None:
+            sets.append(f"{key}={getattr(args, option)}")
+    return sets

@@ -56,6 +56,52 @@ def make_train_step(model, task, optimizer, strategy, global_batch: int, penalty
     return step
 
 
+class TrainStep:
+    """The training step, compiled with XLA when asked, falling back without it.
+
+    The first call builds the step; when XLA cannot compile it (an op with no XLA
+    kernel, say), the model's and optimizer's state is put back, since a failed
+    compile can still have run ops without data dependencies (the optimizer's step
+    counter), and the step is rebuilt without XLA. Afterwards `xla` says what is in
+    effect and `fallback` why XLA was dropped (None when it was not).
+    """
+
+    def __init__(self, model, task, optimizer, strategy, global_batch: int, penalty, xla: bool):
+        self.xla, self.fallback = xla, None
+        self._make = lambda xla: make_train_step(model, task, optimizer, strategy, global_batch,
+                                                 penalty, xla)
+        self._state = optimizer.variables + model.variables
+        self._step = None
+
+    def __call__(self, x, y):
+        """The step's loss (a tensor; the first call returns a float, having waited)."""
+        if self._step is not None:
+            return self._step(x, y)
+        self._step = self._make(self.xla)
+        saved = [v.numpy() for v in self._state] if self.xla else None
+        try:
+            return float(self._step(x, y))
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError,
+                tf.errors.InternalError) as exc:
+            if not self.xla:
+                raise
+            cause = _cause(exc)
+        for var, value in zip(self._state, saved):
+            var.assign(value)
+        self.xla, self.fallback = False, cause
+        self._step = self._make(False)
+        return float(self._step(x, y))
+
+
+def _cause(exc) -> str:
+    """The informative line of a TensorFlow error (the first is often just its kind)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for line in lines:
+        if any(word in line for word in ("UNIMPLEMENTED", "not supported", "XLA", "Unsupported")):
+            return line[:300]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
 def make_predict(model):
     @tf.function
     def predict(x):

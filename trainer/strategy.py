@@ -177,3 +177,11 @@ def cluster_started() -> None:
         helper.stdin.close()
         helper.wait()
         log.close()
+
+
+def precision_notes(precision: str) -> list[str]:
+    """What a person should know about the precision on these devices."""
+    if precision == "mixed_float16" and not tf.config.list_logical_devices("GPU"):
+        return ["mixed_float16 on a CPU is far slower than float32 (CPUs have no fast float16 "
+                "math); use it on GPUs"]
+    return []

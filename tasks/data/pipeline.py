@@ -100,7 +100,7 @@ class Pipeline:
         ds = self.prepared(split).batch(self.batch_size)
         return ds.map(self._to_xy, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
-    def raw(self, split: str):
+    def prepared_batches(self, split: str):
         """Batches of prepared canonical examples with the model input `x` added."""
         def add_x(ex):
             out = dict(ex)

@@ -171,7 +171,7 @@ def test_classes_left_out_come_from_the_dataset(data_dir):
     """The run's resolved spec records the count, so evaluate and export build the same."""
     import argparse
 
-    from train import complete_spec
+    from trainer.data_setup import complete_spec
     source = load_source(SMALL_SHAPES, data_dir)
     args = argparse.Namespace(spec=str(SPECS / "lenet5.yaml"), set=[], plugin=[], epochs=None,
                               batch_size=None, steps_per_epoch=None)

@@ -50,7 +50,7 @@ def test_detection_targets_and_decoding_round_trip(data_dir):
     spec = load_spec(SPECS / "detector.yaml")
     task = make_task(spec)
     source = load_source(MULTI, data_dir)
-    batch = next(iter(Pipeline(source, task, spec, batch_size=8).raw("validation")))
+    batch = next(iter(Pipeline(source, task, spec, batch_size=8).prepared_batches("validation")))
     grid = task.targets(batch)
     # turn targets into confident logits: objectness and class one-hot -> large logits
     logit = lambda p: tf.math.log(tf.clip_by_value(p, 1e-6, 1 - 1e-6) / (1 - tf.clip_by_value(p, 1e-6, 1 - 1e-6)))  # noqa: E731
@@ -73,7 +73,7 @@ def test_mask_targets_decode_back_to_the_boxes(shrink, least, data_dir):
     spec = load_spec(SPECS / "mask_detector.yaml", [f"head.shrink={shrink}"])
     task = make_task(spec)
     source = load_source(MULTI, data_dir)
-    batch = next(iter(Pipeline(source, task, spec, batch_size=32).raw("validation")))
+    batch = next(iter(Pipeline(source, task, spec, batch_size=32).prepared_batches("validation")))
     masks = task.targets(batch)
     assert masks.shape == (32, 32, 32, 4)
     truths = [(b[lab >= 0], lab[lab >= 0]) for b, lab in zip(batch["boxes"].numpy(),

@@ -1,0 +1,147 @@
+"""One training run's state: what `train.py` builds and `trainer.loop.train_loop` drives."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass
+class Session:
+    """Everything a training run holds, each field set once by `start_session`.
+
+    The loop reads all of them and changes only these: the counters of `checkpoints`
+    (step, epoch, position, running sums, best metric), the variables of `model` and
+    `optimizer` (through `step`), and `step.xla` when XLA cannot compile the step.
+
+    Fields:
+        args: the parsed command-line options.
+        spec: the resolved spec (classes filled in from the data).
+        data: the dataset, task and input pipeline (`trainer.data_setup.TrainingData`).
+        strategy, strategy_name: the tf.distribute strategy and how to describe it.
+        chief: whether this process writes the run directory (one per cluster).
+        rundir: the run directory (`rundir.layout.RunDir`); `lock` holds it (chief only).
+        progress: what the person sees (`trainer.progress.Progress`).
+        model, optimizer: built under the strategy's scope.
+        step: the compiled training step (`trainer.step.TrainStep`).
+        predict: the compiled inference call used for validation.
+        checkpoints: the checkpoint and its counters (`trainer.checkpoint.Checkpoints`).
+        writer: TensorBoard's summary writer (a no-op writer off the chief).
+        plugins: where each `--plugin` module was imported from (recorded in run.json).
+    """
+
+    args: object
+    spec: object
+    data: object
+    strategy: object
+    strategy_name: str
+    chief: bool
+    rundir: object
+    lock: object
+    progress: object
+    model: object
+    optimizer: object
+    step: object
+    predict: object
+    checkpoints: object
+    writer: object
+    plugins: list
+
+    @property
+    def task(self):
+        return self.data.task
+
+    @property
+    def replicas(self) -> int:
+        return self.strategy.num_replicas_in_sync
+
+    @property
+    def global_batch(self) -> int:
+        return self.spec.train["batch_size"]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.data.steps_per_epoch
+
+    @property
+    def precision(self) -> str:
+        return self.args.precision
+
+    def evaluate(self, split: str) -> dict:
+        return self.task.evaluate(self.predict, self.data.pipeline, split)
+
+    def write_run_json(self) -> None:
+        from .resume import model_hash
+        args = self.args
+        self.rundir.write_run_json({
+            "seed": args.seed, "deterministic": args.deterministic,
+            "strategy": self.strategy_name, "replicas": self.replicas, "xla": self.step.xla,
+            "precision": self.precision, "dataset": absolute_if_folder(args.data),
+            "data_dir": args.data_dir and os.path.abspath(args.data_dir),
+            "plugins": self.plugins, "class_names": list(self.data.source.class_names),
+            "spec_sha256": self.spec.sha256, "model_sha256": model_hash(self.spec),
+            "global_batch": self.global_batch, "steps_per_epoch": self.steps_per_epoch})
+
+    def first_step_done(self) -> None:
+        """After the first step the XLA state is known: record it, and say it."""
+        import tensorflow as tf
+
+        from .strategy import cluster_started
+        if self.step.fallback:
+            self.progress.say(f"XLA compilation failed ({self.step.fallback}); continuing "
+                              "without XLA")
+        self.write_run_json()
+        cluster_started()
+        hint = ""
+        if self.step.xla and not tf.config.list_logical_devices("GPU"):
+            # Measured (docs/performance.md): TF's oneDNN CPU kernels beat XLA's CPU code.
+            hint = " (on CPUs --no-xla is often faster)"
+        self.progress.say(f"XLA: {'on' if self.step.xla else 'off'}{hint}")
+
+
+def start_session(args, data, strategy, strategy_name: str) -> Session:
+    """Opens the run directory (locked) and builds the model, optimizer, step and
+    checkpoint under the strategy. Raises `rundir.lock.Busy` when another trainer holds
+    the directory."""
+    import keras
+    import tensorflow as tf
+
+    from builder import build_model
+    from builder.plugins import load_plugins
+    from rundir import console
+    from rundir.layout import RunDir, default_run_dir
+    from rundir.lock import RunLock
+
+    from .checkpoint import Checkpoints
+    from .optim import l2_penalty, make_optimizer
+    from .progress import Progress
+    from .step import TrainStep, make_predict
+    from .strategy import is_chief
+    spec, chief = data.spec, is_chief(strategy)
+    rundir = RunDir(args.out or default_run_dir(spec.name), chief)
+    # One trainer per run directory; in a cluster the chief speaks for all workers.
+    lock = RunLock(rundir.path).acquire() if chief else None
+    console.keep_log_in(rundir.path)
+    progress = Progress(spec.train["epochs"], data.steps_per_epoch, spec.train["batch_size"],
+                        args.quiet)
+    # Seeded right before the weights are drawn: loading data may consume global RNG.
+    keras.utils.set_random_seed(args.seed)
+    with strategy.scope():
+        model = build_model(spec)
+        optimizer = make_optimizer(spec.train, data.steps_per_epoch, args.precision)
+        optimizer.build(model.trainable_variables)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    checkpoints = Checkpoints(rundir.checkpoints, model, optimizer,
+                              spec.train["keep_checkpoints"], chief,
+                              getattr(resolver, "task_id", 0) or 0)
+    step = TrainStep(model, data.task, optimizer, strategy, spec.train["batch_size"],
+                     l2_penalty(model, spec.train), not args.no_xla)
+    writer = (tf.summary.create_file_writer(rundir.file("logs")) if chief
+              else tf.summary.create_noop_writer())
+    return Session(args, spec, data, strategy, strategy_name, chief, rundir, lock, progress,
+                   model, optimizer, step, make_predict(model), checkpoints, writer,
+                   load_plugins(args.plugin))
+
+
+def absolute_if_folder(data: str) -> str:
+    """A folder dataset is recorded by its absolute path, so the run works from anywhere."""
+    return os.path.abspath(data) if os.path.isdir(data) else data
