@@ -50,6 +50,7 @@ def _run(args) -> int:
     from tasks.data import DataError
     from trainer.data_setup import open_data
     from trainer.loop import Stop, train_loop
+    from trainer.pretrained import InitError, initialise
     from trainer.resume import resume
     from trainer.session import start_session
     from trainer.strategy import OptionError, configure_devices, make_strategy, precision_notes
@@ -67,7 +68,9 @@ def _run(args) -> int:
         data = open_data(args, spec, batch)
         s = start_session(args, data, strategy, strategy_name)
         resumed = resume(s)
-    except (DataError, OptionError, Busy) as exc:
+        if not resumed and s.spec.init:  # a resume's checkpoint supersedes the start
+            s.init_report = initialise(s.model, s.spec, init_source(s.spec), s.progress.say)
+    except (DataError, OptionError, Busy, InitError) as exc:
         print(f"kspec train: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for note in data.notes + precision_notes(args.precision):
@@ -93,6 +96,15 @@ def _run(args) -> int:
               "command to resume from the last checkpoint.", file=sys.stderr)
         return 1
     return finish(s)
+
+
+def init_source(spec) -> str:
+    """`init.from` as the run reads it: a relative path in a spec file is relative to the
+    spec's folder (`--init` paths are made absolute from the working directory)."""
+    source = spec.init["from"]
+    if source.startswith("keras.applications.") or os.path.isabs(source):
+        return source
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(spec.file)), source))
 
 
 def seed_everything(args) -> None:

@@ -124,9 +124,9 @@ What the rows say:
   least 1.3x faster for LeNet on this CPU) is **not met, and cannot be with TensorFlow's
   default CPU kernels**, which are oneDNN's, while XLA's CPU backend compiles its own. With
   `TF_ENABLE_ONEDNN_OPTS=0` the plain step drops to 6,144 img/s and XLA wins (7,728, 1.26x),
-  which may be where a 1.8x figure measured earlier came from. XLA stays on by default (the fast path on
-  GPUs; the issue asks for it) and `run.json` records its state; on CPUs, `--no-xla`
-  trains faster. Under `--deterministic` XLA has no deterministic max-pool gradient: the
+  which may be where a 1.8x figure measured earlier came from. So `--xla auto`, the default, leaves XLA off
+  on CPUs and turns it on with a GPU or TPU (its fast path); `run.json` records the choice
+  and why. Under `--deterministic` XLA has no deterministic max-pool gradient: the
   trainer says so, restores what the failed compile touched, and goes on without XLA.
 - **Input pipeline vs the same batches in memory**: {lo:.2f} to {hi:.2f} (bar: 0.9); over
   this run and two runs of `--only pipeline` (same day), 0.86 to 0.97, with the 64x64 CNN the

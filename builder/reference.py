@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .argtypes import REQUIRED
 from .heads import HEADS
+from .pretrained import APPLICATIONS, INIT_ARGS
 from .registry import UNIVERSAL_ARGS, all_layers
 from .train_section import AUGMENT_ARGS, INPUT_ARGS, OPTIMIZERS, SCHEDULES, TRAIN_ARGS
 
@@ -51,7 +52,14 @@ def reference_markdown() -> str:
     for name, head in sorted(HEADS.items()):
         out += [f"### `{name}`", "", head.doc + ".", ""]
         out += (_table(head.args) if head.args else ["No arguments."]) + [""]
-    out += ["## `input:`", ""] + _table(INPUT_ARGS) + ["", "## `train:`", ""]
+    out += ["## `input:`", ""] + _table(INPUT_ARGS) + [""]
+    out += ["## `init:`", "",
+            "Where the weights start from: `init: SOURCE` or a mapping. Matching goes by "
+            "layer name, then by position among layers of one type, always by shape; arrays "
+            "whose shapes differ (a head with other classes) start from random, and the run "
+            "reports what it copied. `kspec train --init SOURCE` replaces the spec's `init:`. "
+            "`keras.applications` models: " + ", ".join(f"`{n}`" for n in APPLICATIONS) + ".",
+            ""] + _table(INIT_ARGS) + ["", "## `train:`", ""]
     out += _table(TRAIN_ARGS) + ["", "### optimizers", ""]
     for name, args in OPTIMIZERS.items():
         out += [f"- `{name}`: " + ", ".join(f"`{a.name}` ({_default(a)})" for a in args)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .heads import HEADS
+from .pretrained import INIT_ARGS
 from .registry import UNIVERSAL_ARGS, all_layers
 from .train_section import AUGMENT_ARGS, INPUT_ARGS, OPTIMIZERS, SCHEDULES, TRAIN_ARGS
 
@@ -89,6 +90,8 @@ def json_schema() -> dict:
                                "doc": {"type": "string"}}}},
             "layers": {"$ref": "#/$defs/layers"},
             "head": {"anyOf": heads},
+            "init": {"anyOf": [{"type": "string", "minLength": 1},
+                               {**_args_schema(INIT_ARGS), "required": ["from"]}]},
             "train": train,
         },
     }

@@ -29,10 +29,11 @@ def input_inferred(shape: tuple) -> dict:
     return {INPUT: Inferred(tuple(shape))}
 
 
-def totals(graph: Graph, shapes: dict) -> dict:
-    """Parameter, trainable-parameter and MAC totals over the graph."""
+def totals(graph: Graph, shapes: dict, frozen=()) -> dict:
+    """Parameter, trainable-parameter and MAC totals over the graph; layers named in
+    `frozen` (`train.freeze`) count as not trainable."""
     params = sum(shapes[n.name].params for n in graph.nodes)
-    trainable = sum(_trainable(shapes[n.name]) for n in graph.nodes)
+    trainable = sum(_trainable(shapes[n.name]) for n in graph.nodes if n.name not in frozen)
     macs = sum(shapes[n.name].macs for n in graph.nodes)
     return {"params": params, "trainable": trainable, "macs": macs}
 

@@ -17,13 +17,14 @@ from .check import check_args, key_where, where_of
 from .errors import ErrorSink, SpecError, SpecErrors, Where, did_you_mean, type_name
 from .graph import STRUCTURAL, BlockDef, Graph, Node, expand
 from .heads import HEADS
+from .pretrained import check_init, layer_refs, preset_input
 from .registry import LAYERS, ShapeMismatch, all_layers
 from .shapes import infer_nodes, input_inferred
 from .train_section import INPUT_ARGS, check_train
 from .yaml_loader import SpecList, SpecMap, load_yaml_file, load_yaml_text
 
 TOP_KEYS = ("kspec", "name", "paper", "extends", "args", "input", "defaults", "blocks", "layers",
-            "head", "train")
+            "head", "init", "train")
 LANGUAGE_VERSION = 1
 MAX_EXTENDS = 8
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -44,6 +45,7 @@ class Spec:
     shapes: dict
     resolved: dict
     sha256: str
+    init: dict | None = None  # where the weights start from (`builder.pretrained.check_init`)
 
     @property
     def task(self) -> str:
@@ -109,8 +111,13 @@ def _with_extends(path, seen: set, depth: int = 0):
 
 
 def merge(base, child):
-    """Child keys replace base keys; mappings merge key by key, lists are replaced whole."""
+    """Child keys replace base keys; mappings merge key by key, lists are replaced whole.
+
+    A one-key mapping whose key differs from the base's one key is another choice, not
+    an addition: `optimizer: {adam: ...}` replaces `optimizer: {sgd: ...}` whole."""
     if not (isinstance(base, dict) and isinstance(child, dict)):
+        return child
+    if len(base) == 1 and len(child) == 1 and set(base) != set(child):
         return child
     out = SpecMap.marked(base, getattr(child, "where", getattr(base, "where", Where())),
                          {**getattr(base, "key_where", {}), **getattr(child, "key_where", {})},
@@ -190,6 +197,7 @@ def _validate(raw) -> Spec:
     blocks = _blocks(raw.get("blocks"), where_of(raw, "blocks", top), sink)
     head = _head(raw, top, spec_args, sink)
     train = check_train(raw.get("train"), where_of(raw, "train", top), sink)
+    init = check_init(raw.get("init"), where_of(raw, "init", top), sink)
     if "layers" not in raw:
         sink.add(top.at("layers"), "missing `layers:`", "a spec lists its layers")
         sink.raise_if_any()
@@ -200,12 +208,25 @@ def _validate(raw) -> Spec:
         shapes = input_inferred(inp["shape"])
         if infer_nodes(graph.nodes, shapes, sink) and head and not classes_pending(head):
             _add_head(graph, shapes, head, inp["shape"], where_of(raw, "head", top), sink)
+        _check_layer_refs(raw, graph, init, train, top, sink)
     sink.raise_if_any()
     if not graph.outputs:
         graph.outputs = [graph.body_output]
     resolved = to_plain(raw)
     digest = hashlib.sha256(yaml.safe_dump(resolved, sort_keys=True).encode()).hexdigest()
-    return Spec(name, paper, file, spec_args, inp, head, train, graph, shapes, resolved, digest)
+    return Spec(name, paper, file, spec_args, inp, head, train, graph, shapes, resolved, digest,
+                init)
+
+
+def _check_layer_refs(raw, graph, init, train, top, sink) -> None:
+    """`train.freeze` and `init.skip` name layers: ids, name globs or `body`. Both are
+    resolved to layer names once the graph (head included) is known."""
+    if train.get("freeze"):
+        where = where_of(raw.get("train"), "freeze", where_of(raw, "train", top))
+        train["freeze"] = layer_refs(train["freeze"], graph, where, "train.freeze", sink)
+    if init and init["skip"]:
+        where = where_of(raw.get("init"), "skip", where_of(raw, "init", top))
+        init["skip"] = layer_refs(init["skip"], graph, where, "init.skip", sink)
 
 
 def _required_str(raw, key, top, sink):
@@ -242,6 +263,8 @@ def _input(raw, top, sink) -> dict:
         sink.add(top.at("input"), "missing `input:`", "for example: input: {shape: [32, 32, 3]}")
         return {}
     inp = check_args(raw["input"], INPUT_ARGS, w, "input", sink, what="input")
+    written = raw["input"] if isinstance(raw["input"], dict) else {}
+    inp = preset_input(inp, written, w, sink)
     shape = inp.get("shape")
     if shape is not None and len(shape) not in (1, 3):
         sink.add(w.at("input.shape"), f"input shape must be [features] or [height, width, "

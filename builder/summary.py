@@ -34,15 +34,19 @@ def training_bytes(spec: Spec) -> dict:
 
 
 def summary_dict(spec: Spec) -> dict:
+    """The summary as data; `trainable_params` counts what trains first (`train.freeze`
+    applied), `trainable_unfrozen` what trains without it."""
+    frozen = set(spec.train.get("freeze") or ())
     rows = []
     for node in spec.graph.nodes:
         inf = spec.shapes[node.name]
         rows.append({"name": node.name, "type": node.type, "output_shape": list(inf.shape),
-                     "params": inf.params, "macs": inf.macs,
+                     "params": inf.params, "macs": inf.macs, "frozen": node.name in frozen,
                      "activation_bytes": (prod(inf.shape) or 0) * BYTES_PER_VALUE})
-    t = totals(spec.graph, spec.shapes)
+    t = totals(spec.graph, spec.shapes, frozen)
     return {"name": spec.name, "input_shape": list(spec.input["shape"]),
             "total_params": t["params"], "trainable_params": t["trainable"], "macs": t["macs"],
+            "trainable_unfrozen": totals(spec.graph, spec.shapes)["trainable"],
             "weight_mb": t["params"] * BYTES_PER_VALUE / 1e6,
             "training_state_mb": training_bytes(spec)["total"] / 1e6,
             "optimizer": (spec.train.get("optimizer") or {}).get("name"),
@@ -53,7 +57,8 @@ def summary_dict(spec: Spec) -> dict:
 def summary_table(spec: Spec) -> str:
     d = summary_dict(spec)
     head = ("layer", "type", "output", "params", "MACs", "act. MB")
-    body = [(r["name"], r["type"], fmt(tuple(r["output_shape"])), f"{r['params']:,}",
+    body = [(r["name"], r["type"] + " (frozen)" * r["frozen"], fmt(tuple(r["output_shape"])),
+             f"{r['params']:,}",
              f"{r['macs']:,}", f"{r['activation_bytes'] / 1e6:.3f}") for r in d["layers"]]
     widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
     line = lambda row: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)  # noqa: E731
@@ -61,8 +66,11 @@ def summary_table(spec: Spec) -> str:
     out = [f"{d['name']}: input {fmt(tuple(d['input_shape']))}", line(head),
            "  ".join("-" * w for w in widths)]
     out += [line(row) for row in body]
-    out += ["", f"total params      {d['total_params']:,} "
-                f"(trainable {d['trainable_params']:,}, weights {d['weight_mb']:.1f} MB float32)",
+    frozen = ""
+    if d["trainable_params"] != d["trainable_unfrozen"]:
+        frozen = f" with train.freeze, {d['trainable_unfrozen']:,} without"
+    out += ["", f"total params      {d['total_params']:,} (trainable {d['trainable_params']:,}"
+                f"{frozen}; weights {d['weight_mb']:.1f} MB float32)",
             f"forward MACs      {d['macs']:,} ({d['macs'] / 1e9:.3f} G per image)",
             f"activations       {d['activation_mb']:.1f} MB per image (float32, forward)",
             f"training state    {d['training_state_mb']:.1f} MB (weights, gradients and "

@@ -5,9 +5,10 @@ model here lets `kspec check` find a misspelt optimizer before anything runs.
 """
 from __future__ import annotations
 
-from .argtypes import BOOL, FLOAT, FLOATS, NONNEG_INT, POS_INT, RATE, SHAPE, Arg
+from .argtypes import BOOL, FLOAT, FLOATS, NAMES, NONNEG_INT, POS_INT, RATE, SHAPE, Arg, enum
 from .check import check_args, key_where, where_of
 from .errors import ErrorSink, Where, did_you_mean, type_name
+from .pretrained import APPLICATION_NAMES
 
 OPTIMIZERS = {
     "sgd": (Arg("learning_rate", FLOAT, 0.01), Arg("momentum", FLOAT, 0.9),
@@ -45,6 +46,12 @@ TRAIN_ARGS = (
     Arg("checkpoint_every", POS_INT, 200, "steps between checkpoints"),
     Arg("keep_checkpoints", POS_INT, 3, "last checkpoints kept (the best is kept too)"),
     Arg("augment", None, None, "hflip, vflip, crop, brightness"),
+    Arg("freeze", NAMES, None, "layers not trained: `body` (all but the head), ids or name globs "
+        "(`stage2*`); frozen batchnorm layers keep their moving statistics"),
+    Arg("unfreeze_at", NONNEG_INT, 0, "after this many epochs the frozen layers train too "
+        "(two-phase fine-tuning); 0: never"),
+    Arg("unfreeze_lr_factor", FLOAT, 1.0, "the learning rate is multiplied by this from "
+        "`unfreeze_at` on"),
 )
 
 INPUT_ARGS = (
@@ -52,6 +59,11 @@ INPUT_ARGS = (
     Arg("rescale", FLOAT, 1 / 255, "multiplies raw pixel values"),
     Arg("mean", FLOATS, None, "subtracted after rescaling (per channel or one value)"),
     Arg("std", FLOATS, None, "divides after subtracting the mean"),
+    Arg("bgr", BOOL, False, "reverse the channels (RGB -> BGR) before the mean, as caffe-trained "
+        "weights expect"),
+    Arg("preprocess", enum(*APPLICATION_NAMES, describe="keras.applications.NAME"), None,
+        "keras.applications.NAME: rescale, mean, std and bgr exactly "
+        "as that model's weights expect"),
 )
 
 

@@ -1,7 +1,7 @@
 """One tf.train.Checkpoint with everything a resume needs, kept as last-N plus best.
 
 It holds the model, the optimizer (its loss scale included), the global step, the
-epoch, the position within the epoch, the epoch's running loss sum, step count and
+epoch, the fine-tuning phase, the position within the epoch, the epoch's running loss sum, step count and
 seconds (so a resumed epoch's metrics row covers the whole epoch), and the best
 metric. The input pipeline's randomness is a pure function of (seed, epoch,
 position), so those counters are the whole RNG state a resume needs.
@@ -34,6 +34,8 @@ class Checkpoints:
         self.epoch_steps = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.epoch_seconds = tf.Variable(0.0, dtype=tf.float64, trainable=False)
         self.best = tf.Variable(float("nan"), dtype=tf.float64, trainable=False)
+        # 1, or 2 once `train.unfreeze_at` unfroze the frozen layers (two-phase fine-tuning).
+        self.phase = tf.Variable(1, dtype=tf.int64, trainable=False)
         # The metrics row of the last finished epoch: appended to metrics.jsonl after the
         # checkpoint is saved, and again on resume if a kill came in between.
         self.last_row = tf.Variable("", dtype=tf.string, trainable=False)
@@ -41,7 +43,7 @@ class Checkpoints:
             model=model, optimizer=optimizer, step=self.step, epoch=self.epoch,
             step_in_epoch=self.step_in_epoch, epoch_loss=self.epoch_loss,
             epoch_steps=self.epoch_steps, epoch_seconds=self.epoch_seconds, best=self.best,
-            last_row=self.last_row)
+            last_row=self.last_row, phase=self.phase)
         # Every worker restores from the run's folder (shared storage) and must take part
         # in saving; only the chief's copy is kept, the others write to a scratch folder.
         self.run_folder, self.keep, self.chief = folder, keep, chief

@@ -92,6 +92,7 @@ def train_loop(s) -> None:
             step_number = int(ck.step.numpy())
             dataset = s.strategy.experimental_distribute_dataset(
                 s.data.pipeline.train(epoch, first).with_options(_sharding()))
+            s.enter_epoch(epoch)
             progress.start_epoch(epoch + 1, first)
             start = time.time()
             for x, y in dataset:

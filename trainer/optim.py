@@ -16,10 +16,13 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.base, self.total_steps, self.warmup_steps = base, total_steps, warmup_steps
         self.kind, self.every_steps, self.factor = kind, every_steps, factor
         self.final_fraction = final_fraction
+        # Two-phase fine-tuning multiplies the rate in its second phase. Read when the step
+        # is traced, and the step is traced again whenever the phase changes.
+        self.scale = 1.0
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
-        lr = ops.convert_to_tensor(self.base, "float32")
+        lr = ops.convert_to_tensor(self.base * self.scale, "float32")
         if self.kind == "step":
             lr = lr * ops.power(self.factor, ops.floor(step / max(self.every_steps, 1)))
         elif self.kind == "cosine":
@@ -47,10 +50,10 @@ def make_schedule(train: dict, steps_per_epoch: int):
         factor=sched.get("factor", 0.1), final_fraction=sched.get("final_fraction", 0.0))
 
 
-def make_optimizer(train: dict, steps_per_epoch: int, precision: str):
+def make_optimizer(train: dict, steps_per_epoch: int, precision: str, schedule=None):
     opt = dict(train["optimizer"])
     name = opt.pop("name")
-    opt["learning_rate"] = make_schedule(train, steps_per_epoch)
+    opt["learning_rate"] = schedule or make_schedule(train, steps_per_epoch)
     if name == "sgd":
         optimizer = keras.optimizers.SGD(**opt)
     elif name == "rmsprop":
@@ -71,6 +74,10 @@ def l2_penalty(model, train: dict):
     wd = train["weight_decay"]
     if not wd or train["optimizer"]["name"] == "adamw":
         return None
-    kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
-    return lambda: 0.5 * wd * ops.sum(ops.stack([ops.sum(ops.square(ops.cast(k, "float32")))
-                                                 for k in kernels]))
+    def penalty():  # over what trains when the step is traced (frozen layers change that)
+        kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
+        if not kernels:
+            return ops.convert_to_tensor(0.0, "float32")
+        return 0.5 * wd * ops.sum(ops.stack([ops.sum(ops.square(ops.cast(k, "float32")))
+                                             for k in kernels]))
+    return penalty

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 
 EXIT_PREEMPTED = 75  # SIGTERM: state saved; run the same command again to resume
 
@@ -26,9 +28,16 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="global batch; train.batch_size")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="cap steps in an epoch")
     p.add_argument("--out", default=None, metavar="RUN_DIR", help="run directory (runs/NAME)")
+    p.add_argument("--init", default=None, metavar="SOURCE",
+                   help="start from these weights (replaces the spec's init:): a run directory, "
+                   "a .keras or .weights.h5 file, or keras.applications.NAME")
     p.add_argument("--precision", default="float32",
                    choices=["float32", "mixed_float16", "mixed_bfloat16"])
-    p.add_argument("--no-xla", action="store_true", help="do not compile the step with XLA")
+    p.add_argument("--xla", default="auto", choices=["auto", "on", "off"],
+                   help="compile the training step with XLA. auto (default): on with a GPU or "
+                   "TPU, off on CPUs, where TensorFlow's own kernels train faster")
+    p.add_argument("--no-xla", dest="xla", action="store_const", const="off",
+                   help="the same as --xla off")
     p.add_argument("--strategy", default="auto", choices=["auto", "one", "mirrored", "multiworker"])
     p.add_argument("--logical-cpus", type=_count, default=0,
                    help="split the CPU into N logical devices (to try distribution on a CPU)")
@@ -49,4 +58,9 @@ def overrides_from(args) -> list:
                         ("steps_per_epoch", "train.steps_per_epoch")):
         if getattr(args, option) is not None:
             sets.append(f"{key}={getattr(args, option)}")
+    if getattr(args, "init", None):
+        source = args.init
+        if not source.startswith("keras.applications."):
+            source = os.path.abspath(source)  # from the working directory, as --data
+        sets.append(f"init={json.dumps(source)}")  # quoted: a path is no YAML syntax
     return sets

@@ -10,8 +10,10 @@ from .strategy import OptionError
 
 
 def model_hash(spec) -> str:
-    """Hash of everything but `train:`: a run directory may continue with new epochs."""
-    body = {k: v for k, v in spec.resolved.items() if k != "train"}
+    """Hash of everything but `train:` and `init:`: a run directory may continue with new
+    epochs, and where its weights first came from no longer matters once it has a
+    checkpoint."""
+    body = {k: v for k, v in spec.resolved.items() if k not in ("train", "init")}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -39,7 +41,7 @@ def resume(s) -> bool:
         return False
     if not files.has_any(last):
         return False
-    check_same_run(s)
+    s.init_report = check_same_run(s).get("init")  # the start this run was made from
     prefix, skipped = files.newest_intact(last)
     if prefix is None:
         raise OptionError(f"{last} holds checkpoints but none can be read ("
@@ -57,9 +59,10 @@ def resume(s) -> bool:
     return True
 
 
-def check_same_run(s) -> None:
+def check_same_run(s) -> dict:
     """A resume continues the recorded run or refuses: the fields that decide what the
-    next step computes must be the ones the checkpoint was made with."""
+    next step computes must be the ones the checkpoint was made with. Returns the
+    recorded run.json."""
     from rundir.layout import RunJsonError
 
     from .session import absolute_if_folder
@@ -79,3 +82,4 @@ def check_same_run(s) -> None:
             shown = "" if field == "model_sha256" else f": recorded {recorded[field]!r}, now {value!r}"
             raise OptionError(f"{s.rundir.path} holds a run with a different {what}{shown}; "
                               "pass --restart to start over there, or another --out")
+    return recorded

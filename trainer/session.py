@@ -10,8 +10,9 @@ class Session:
     """Everything a training run holds, each field set once by `start_session`.
 
     The loop reads all of them and changes only these: the counters of `checkpoints`
-    (step, epoch, position, running sums, best metric), the variables of `model` and
-    `optimizer` (through `step`), and `step.xla` when XLA cannot compile the step.
+    (step, epoch, position, running sums, best metric, phase), the variables of `model`
+    and `optimizer` (through `step`), `step.xla` when XLA cannot compile the step, and,
+    through `enter_epoch`, which layers train and the learning rate's scale.
 
     Fields:
         args: the parsed command-line options.
@@ -21,12 +22,17 @@ class Session:
         chief: whether this process writes the run directory (one per cluster).
         rundir: the run directory (`rundir.layout.RunDir`); `lock` holds it (chief only).
         progress: what the person sees (`trainer.progress.Progress`).
-        model, optimizer: built under the strategy's scope.
-        step: the compiled training step (`trainer.step.TrainStep`).
+        model, optimizer: built under the strategy's scope; the optimizer holds slots for
+            every layer, frozen ones too, so both phases of fine-tuning share one checkpoint.
+        schedule: the learning-rate schedule (`trainer.optim.WarmupSchedule`).
+        step: the compiled training step (`trainer.step.TrainStep`); `step.xla` is in effect.
+        xla_reason: why XLA was chosen on or off (`--xla on`, `auto: CPU`, ...).
         predict: the compiled inference call used for validation.
         checkpoints: the checkpoint and its counters (`trainer.checkpoint.Checkpoints`).
         writer: TensorBoard's summary writer (a no-op writer off the chief).
         plugins: where each `--plugin` module was imported from (recorded in run.json).
+        init_report: what `init:` copied into the model (`trainer.pretrained.initialise`),
+            recorded in run.json; None without `init:`.
     """
 
     args: object
@@ -40,11 +46,14 @@ class Session:
     progress: object
     model: object
     optimizer: object
+    schedule: object
     step: object
+    xla_reason: str
     predict: object
     checkpoints: object
     writer: object
     plugins: list
+    init_report: dict | None = None
 
     @property
     def task(self):
@@ -75,11 +84,41 @@ class Session:
         self.rundir.write_run_json({
             "seed": args.seed, "deterministic": args.deterministic,
             "strategy": self.strategy_name, "replicas": self.replicas, "xla": self.step.xla,
+            "xla_choice": self.xla_choice(),
             "precision": self.precision, "dataset": absolute_if_folder(args.data),
             "data_dir": args.data_dir and os.path.abspath(args.data_dir),
             "plugins": self.plugins, "class_names": list(self.data.source.class_names),
             "spec_sha256": self.spec.sha256, "model_sha256": model_hash(self.spec),
-            "global_batch": self.global_batch, "steps_per_epoch": self.steps_per_epoch})
+            "global_batch": self.global_batch, "steps_per_epoch": self.steps_per_epoch,
+            "init": self.init_report})
+
+    def enter_epoch(self, epoch: int) -> None:
+        """Sets what trains in epoch `epoch` (0-based): the layers of `train.freeze` are
+        frozen in phase 1; from `train.unfreeze_at` epochs on (phase 2, kept in the
+        checkpoint) they train too, at `unfreeze_lr_factor` times the rate. Frozen
+        batchnorm layers run in inference mode, so their moving statistics stay."""
+        train, phase = self.spec.train, self.checkpoints.phase
+        if train["unfreeze_at"] and epoch >= train["unfreeze_at"] and int(phase) == 1:
+            phase.assign(2)
+            if train["freeze"]:
+                self.progress.say(f"epoch {epoch + 1}: the frozen layers train from now on, "
+                                  f"learning rate x{train['unfreeze_lr_factor']:g}")
+        second = int(phase) == 2
+        scale = train["unfreeze_lr_factor"] if second else 1.0
+        changed = scale != self.schedule.scale
+        self.schedule.scale = scale
+        for name in train["freeze"] or ():
+            layer = self.model.get_layer(name)
+            if layer.trainable != second:
+                layer.trainable, changed = second, True
+        if changed:
+            self.step.reset()  # traced again with what trains now, and the rate's scale
+
+    def xla_choice(self) -> str:
+        """What decided the XLA state in effect: "auto: CPU", "--xla on", or a failed compile."""
+        if self.step.fallback:
+            return f"{self.xla_reason}, then off: the compile failed ({self.step.fallback})"
+        return self.xla_reason
 
     def first_step_done(self) -> None:
         """After the first step the XLA state is known: record it, and say it."""
@@ -94,8 +133,9 @@ class Session:
         hint = ""
         if self.step.xla and not tf.config.list_logical_devices("GPU"):
             # Measured (docs/performance.md): TF's oneDNN CPU kernels beat XLA's CPU code.
-            hint = " (on CPUs --no-xla is often faster)"
-        self.progress.say(f"XLA: {'on' if self.step.xla else 'off'}{hint}")
+            hint = "; on CPUs --xla off is often faster"
+        why = "the compile failed" if self.step.fallback else self.xla_reason
+        self.progress.say(f"XLA: {'on' if self.step.xla else 'off'} ({why}{hint})")
 
 
 def start_session(args, data, strategy, strategy_name: str) -> Session:
@@ -112,11 +152,12 @@ def start_session(args, data, strategy, strategy_name: str) -> Session:
     from rundir.lock import RunLock
 
     from .checkpoint import Checkpoints
-    from .optim import l2_penalty, make_optimizer
+    from .optim import l2_penalty, make_optimizer, make_schedule
     from .progress import Progress
     from .step import TrainStep, make_predict
-    from .strategy import is_chief
+    from .strategy import choose_xla, is_chief
     spec, chief = data.spec, is_chief(strategy)
+    xla, xla_reason = choose_xla(args.xla)
     rundir = RunDir(args.out or default_run_dir(spec.name), chief)
     # One trainer per run directory; in a cluster the chief speaks for all workers.
     lock = RunLock(rundir.path).acquire() if chief else None
@@ -125,21 +166,24 @@ def start_session(args, data, strategy, strategy_name: str) -> Session:
                         args.quiet)
     # Seeded right before the weights are drawn: loading data may consume global RNG.
     keras.utils.set_random_seed(args.seed)
+    schedule = make_schedule(spec.train, data.steps_per_epoch)
     with strategy.scope():
         model = build_model(spec)
-        optimizer = make_optimizer(spec.train, data.steps_per_epoch, args.precision)
+        optimizer = make_optimizer(spec.train, data.steps_per_epoch, args.precision, schedule)
         optimizer.build(model.trainable_variables)
     resolver = getattr(strategy, "cluster_resolver", None)
     checkpoints = Checkpoints(rundir.checkpoints, model, optimizer,
                               spec.train["keep_checkpoints"], chief,
                               getattr(resolver, "task_id", 0) or 0)
     step = TrainStep(model, data.task, optimizer, strategy, spec.train["batch_size"],
-                     l2_penalty(model, spec.train), not args.no_xla)
+                     l2_penalty(model, spec.train), xla)
     writer = (tf.summary.create_file_writer(rundir.file("logs")) if chief
               else tf.summary.create_noop_writer())
-    return Session(args, spec, data, strategy, strategy_name, chief, rundir, lock, progress,
-                   model, optimizer, step, make_predict(model), checkpoints, writer,
-                   load_plugins(args.plugin))
+    session = Session(args, spec, data, strategy, strategy_name, chief, rundir, lock,
+                      progress, model, optimizer, schedule, step, xla_reason,
+                      make_predict(model), checkpoints, writer, load_plugins(args.plugin))
+    session.enter_epoch(0)
+    return session
 
 
 def absolute_if_folder(data: str) -> str:

@@ -14,7 +14,7 @@ import tensorflow as tf
 def make_train_step(model, task, optimizer, strategy, global_batch: int, penalty, xla: bool):
     replicas = strategy.num_replicas_in_sync
     scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-    variables = model.trainable_variables
+    variables = model.trainable_variables  # as they are now: `TrainStep.reset` after a change
 
     def gradients(x, y):
         with tf.GradientTape() as tape:
@@ -71,6 +71,11 @@ class TrainStep:
         self._make = lambda xla: make_train_step(model, task, optimizer, strategy, global_batch,
                                                  penalty, xla)
         self._state = optimizer.variables + model.variables
+        self._step = None
+
+    def reset(self) -> None:
+        """Builds the step anew at the next call: what trains has changed (a phase of
+        fine-tuning began). The XLA state in effect is kept."""
         self._step = None
 
     def __call__(self, x, y):

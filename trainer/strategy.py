@@ -179,6 +179,18 @@ def cluster_started() -> None:
         log.close()
 
 
+def choose_xla(option: str) -> tuple[bool, str]:
+    """Whether to compile the step with XLA, and why: `--xla on|off` as asked; `auto` is on
+    where a GPU or TPU trains and off on CPUs, where TensorFlow's oneDNN kernels beat XLA's
+    CPU code (measured by `python -m bench`, docs/performance.md)."""
+    if option != "auto":
+        return option == "on", f"--xla {option}"
+    for kind in ("TPU", "GPU"):
+        if tf.config.list_logical_devices(kind):
+            return True, f"auto: {kind}"
+    return False, "auto: CPU"
+
+
 def precision_notes(precision: str) -> list[str]:
     """What a person should know about the precision on these devices."""
     if precision == "mixed_float16" and not tf.config.list_logical_devices("GPU"):

@@ -19,6 +19,8 @@ MAX_OBJECTS = 24  # box lists are padded (with -1) to this length so examples ba
 def normalize(x, input_section: dict):
     """Raw pixel values (0..255) -> model input, as the spec's `input:` section says."""
     x = tf.cast(x, tf.float32)
+    if input_section.get("bgr"):
+        x = x[..., ::-1]
     if input_section.get("rescale") is not None:
         x = x * input_section["rescale"]
     if input_section.get("mean") is not None:

@@ -40,7 +40,7 @@ def assert_same_weights(a, b):
 
 
 def test_mirrored_two_logical_cpus_with_xla(tmp_path, data_dir, one_replica):
-    res = run(train_cmd(MODEL, tmp_path, data_dir, *COMMON,
+    res = run(train_cmd(MODEL, tmp_path, data_dir, *COMMON, "--xla", "on",
                         "--strategy", "mirrored", "--logical-cpus", "2"))
     assert res.returncode == 0, res.stderr
     info = json.loads((tmp_path / "run.json").read_text())
@@ -75,7 +75,8 @@ def test_multiworker_two_processes_on_loopback(tmp_path, data_dir, one_replica):
     envs = [{**os.environ, "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                                     "task": {"type": "worker", "index": i}})}
             for i in range(2)]
-    train_as_two_workers(tmp_path, data_dir, envs, "--strategy", "multiworker")
+    # XLA on: the compiled per-replica step is the path a GPU cluster takes.
+    train_as_two_workers(tmp_path, data_dir, envs, "--strategy", "multiworker", "--xla", "on")
     assert_same_weights(final_weights(tmp_path), one_replica)
 
 
