@@ -28,10 +28,25 @@ def _cpu_table(rows) -> str:
     return "\n".join(lines)
 
 
+def _fine_tuning(r) -> str:
+    if not r:
+        return ""
+    return f"""
+**Fine-tuning** (`init:`): `{r['spec']}` pretrained on `{r['pretrain_data']}` (the main
+object's class, {r['pretrain_seconds']:.0f} s), then trained on `{r['data']}` (24 labelled
+images per class of another variant) for {r['steps']} steps: test accuracy
+{r['accuracy_fine_tuned']:.4f} from the pretrained weights against
+{r['accuracy_scratch']:.4f} from scratch, same steps, same test split (no bar: a
+measurement).
+"""
+
+
 def _task_table(tasks) -> str:
     lines = ["| task | spec | data | test metric | value | bar | train time |",
              "|---|---|---|---|---|---|---|"]
     for name, r in tasks.items():
+        if name not in METRIC:
+            continue  # not a task row (fine-tuning has a section of its own)
         m = METRIC[name]
         bar = (f"<= {r['bar']:.4f} (mean image {r['mean_image_mse']:.4f} / 3)"
                if name == "autoencoder" else f">= {r['bar']}")
@@ -124,10 +139,11 @@ What the rows say:
   least 1.3x faster for LeNet on this CPU) is **not met, and cannot be with TensorFlow's
   default CPU kernels**, which are oneDNN's, while XLA's CPU backend compiles its own. With
   `TF_ENABLE_ONEDNN_OPTS=0` the plain step drops to 6,144 img/s and XLA wins (7,728, 1.26x),
-  which may be where a 1.8x figure measured earlier came from. So `--xla auto`, the default, leaves XLA off
-  on CPUs and turns it on with a GPU or TPU (its fast path); `run.json` records the choice
-  and why. Under `--deterministic` XLA has no deterministic max-pool gradient: the
-  trainer says so, restores what the failed compile touched, and goes on without XLA.
+  which may be where a 1.8x figure measured earlier came from. So `--xla auto`, the
+  default, leaves XLA off on CPUs and turns it on with a GPU or TPU (its fast path);
+  `run.json` records the choice and why. Under `--deterministic` XLA has no
+  deterministic max-pool gradient: the trainer says so, restores what the failed compile
+  touched, and goes on without XLA.
 - **Input pipeline vs the same batches in memory**: {lo:.2f} to {hi:.2f} (bar: 0.9); over
   this run and two runs of `--only pipeline` (same day), 0.86 to 0.97, with the 64x64 CNN the
   lowest. Augmentation (flip, crop-and-resize, brightness) runs on whole batches with
@@ -152,7 +168,7 @@ Command: `python -m bench.tasks --out {TASKS}` (each task trained with `train.py
 
 Detection by masks (`mask_detection`, the issue's optional second detection head) has no
 bar of its own; it is held to the grid detector's.
-
+{_fine_tuning(tasks.get("fine_tuning"))}
 {_gpu_section(gpu, gpu_written)}
 """
 

@@ -17,5 +17,6 @@ def build_model(spec, **kwargs):
     return _build(spec, **kwargs)
 
 
-__all__ = ["EXIT_BAD_INPUT", "Spec", "SpecError", "SpecErrors", "Where", "LayerType", "HeadLayer", "HeadType",
-           "build_model", "load_spec", "load_spec_text", "register_head", "register_layer"]
+__all__ = ["EXIT_BAD_INPUT", "Spec", "SpecError", "SpecErrors", "Where", "LayerType", "HeadLayer",
+           "HeadType", "build_model", "load_spec", "load_spec_text", "register_head",
+           "register_layer"]

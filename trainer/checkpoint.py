@@ -1,9 +1,9 @@
 """One tf.train.Checkpoint with everything a resume needs, kept as last-N plus best.
 
 It holds the model, the optimizer (its loss scale included), the global step, the
-epoch, the fine-tuning phase, the position within the epoch, the epoch's running loss sum, step count and
-seconds (so a resumed epoch's metrics row covers the whole epoch), and the best
-metric. The input pipeline's randomness is a pure function of (seed, epoch,
+epoch, the fine-tuning phase, the position within the epoch, the epoch's running loss
+sum, step count and seconds (so a resumed epoch's metrics row covers the whole epoch),
+and the best metric. The input pipeline's randomness is a pure function of (seed, epoch,
 position), so those counters are the whole RNG state a resume needs.
 
 Saving: TF writes a checkpoint's shards under a temporary name and renames them, so a

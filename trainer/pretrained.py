@@ -135,11 +135,12 @@ def _cache_folders() -> list[str]:
 
 
 @contextlib.contextmanager
-def _cache_only():
+def _cache_only(used: list):
     """keras.applications downloads a missing weights file by itself; kspec must never
     download, and must name the file it looked for. Keras has no hook for that, so its
     `get_file` is replaced while the model is built: a cached file is used as it is
-    (its hash is reported, not checked), a missing one raises `_Missing`."""
+    (its hash is not checked: a user's own copy is allowed), a missing one raises
+    `_Missing`. The paths handed out are appended to `used`."""
     from keras.src.utils import file_utils
     original = file_utils.get_file
 
@@ -149,6 +150,7 @@ def _cache_only():
         for folder in folders:
             path = os.path.join(folder, fname)
             if os.path.isfile(path):
+                used.append(path)
                 return path
         raise _Missing(fname, origin or "", folders[0])
 
@@ -164,13 +166,19 @@ def _application(name: str):
     with the classifier if it is there, else the one without (`_notop`)."""
     import keras
     build = getattr(keras.applications, name)
-    missing = []
+    missing, used = [], []
     for include_top in (True, False):
         try:
-            with _cache_only():
+            with _cache_only(used):
                 return build(weights="imagenet", include_top=include_top)
         except _Missing as exc:
             missing.append(exc)
+        except Exception as exc:  # h5py and Keras raise many kinds for a damaged file
+            if not used:
+                raise
+            raise InitError(f"init: {used[-1]} (Keras' cached weights for {APPLICATIONS_PREFIX}"
+                            f"{name}) cannot be read ({_first_line(exc)}); it may be a download "
+                            "that was cut short: copy it again") from None
     files = " or ".join(m.fname for m in missing)
     raise InitError(
         f"init: {APPLICATIONS_PREFIX}{name} needs Keras' ImageNet weights file {files} in "

@@ -112,6 +112,16 @@ def test_a_missing_cache_file_names_it_and_where_it_goes(tmp_path, data_dir):
             ) in res.stderr
     assert "nothing is downloaded" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
+    # A download cut short: the file is there but truncated.
+    cached = tmp_path / "empty" / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(2000))
+    res = run(train_cmd(LENET, tmp_path / "run", data_dir, "--init",
+                        "keras.applications.VGG16"),
+              env={**os.environ, "KERAS_HOME": str(tmp_path / "empty")})
+    assert res.returncode == 2, res.stderr
+    assert (f"init: {cached} (Keras' cached weights for keras.applications.VGG16) cannot be "
+            "read (") in res.stderr and "copy it again" in res.stderr
 
 
 def test_nothing_in_common_or_part_of_the_body_is_exit_2(tmp_path, data_dir, source_run):
