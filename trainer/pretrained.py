@@ -89,10 +89,13 @@ def _from_h5(path: str) -> list[SourceLayer]:
     try:
         with h5py.File(path, "r") as f:
             if "layer_names" in f.attrs:
-                return [SourceLayer(_text(name), "", [np.asarray(f[_text(name)][_text(w)])
-                                                      for w in f[_text(name)].attrs["weight_names"]])
-                        for name in f.attrs["layer_names"]
-                        if len(f[_text(name)].attrs.get("weight_names", []))]
+                out = []
+                for name in map(_text, f.attrs["layer_names"]):
+                    weights = [_text(w) for w in f[name].attrs.get("weight_names", [])]
+                    if weights:
+                        out.append(SourceLayer(name, "", [np.asarray(f[name][w])
+                                                          for w in weights]))
+                return out
             if "layers" in f:
                 return _keras3_layers(f["layers"])
     except (OSError, KeyError) as exc:

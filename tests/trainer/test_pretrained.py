@@ -146,6 +146,15 @@ def test_nothing_in_common_or_part_of_the_body_is_exit_2(tmp_path, data_dir, sou
     info = json.loads((tmp_path / "c" / "run.json").read_text())["init"]
     assert (info["initialised"], info["new"]) == (4, ["dense5 (400x32, 32)",
                                                       "predictions (32x4, 4)"])
+    # Left out on purpose, dense5 does not count as a body layer without weights.
+    skip = json.dumps({"from": str(source_run), "skip": ["dense*"]})
+    res = run(train_cmd(SPECS.parent / "tests" / "specs" / "tiny_cnn.yaml", tmp_path / "d",
+                        data_dir, "--set", f"init={skip}", "--steps-per-epoch", "2",
+                        "--epochs", "1"))
+    assert res.returncode == 0, res.stderr
+    info = json.loads((tmp_path / "d" / "run.json").read_text())["init"]
+    assert (info["initialised"], info["skipped"]) == (4, ["dense5"])
+    assert info["new"] == ["predictions (32x4, 4)"]
 
 
 def test_two_phase_fine_tuning_resumes_exactly_in_either_phase(tmp_path, data_dir, source_run):
@@ -162,15 +171,12 @@ def test_two_phase_fine_tuning_resumes_exactly_in_either_phase(tmp_path, data_di
 
     straight = train("straight", 4)
     assert "epoch 3: the frozen layers train from now on, learning rate x0.1" in straight
-    train("one", 1)  # stopped in phase 1: the body is still the source's
+    train("chain", 1)  # stopped in phase 1: the body is still the source's
     before = layer_weights(source_run / "model.keras")
-    after_one = layer_weights(tmp_path / "one" / "model.keras")
-    assert_same(after_one["conv0"], before["conv0"])
-    assert "resumed at step 4" in train("one", 4)
-    train("three", 3)  # stopped in phase 2
-    assert "resumed at step 12" in train("three", 4)
-    final = final_weights(tmp_path / "straight")
-    assert_same(final_weights(tmp_path / "one"), final)
-    assert_same(final_weights(tmp_path / "three"), final)
+    assert_same(layer_weights(tmp_path / "chain" / "model.keras")["conv0"], before["conv0"])
+    resumed = train("chain", 3)  # resumed in phase 1, into phase 2
+    assert "resumed at step 4" in resumed and "epoch 3: the frozen layers train" in resumed
+    assert "resumed at step 12" in train("chain", 4)  # resumed in phase 2
+    assert_same(final_weights(tmp_path / "chain"), final_weights(tmp_path / "straight"))
     unfrozen = layer_weights(tmp_path / "straight" / "model.keras")
     assert not np.array_equal(unfrozen["conv0"][0], before["conv0"][0])  # phase 2 trained it
