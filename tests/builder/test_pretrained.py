@@ -65,7 +65,7 @@ def test_summary_marks_frozen_layers_and_counts_what_trains(spec):
     assert [r["name"] for r in d["layers"] if not r["frozen"]] == ["predictions"]
 
 
-def test_misuse_is_reported_with_its_place_and_a_hint(errors):
+def test_misuse_is_reported_with_its_place_and_a_hint(errors, spec):
     got = errors("input: {shape: [32, 32, 1], preprocess: keras.applications.ResNet5, mean: 3}\n"
                  "init: {from: keras.applications.Resnet50, skip: [nosuch*]}\n"
                  "train: {freeze: [bodi]}\n")
@@ -86,6 +86,11 @@ def test_misuse_is_reported_with_its_place_and_a_hint(errors):
     assert errors("init: {from: a.keras, skip: [zzz*]}\n")[0].endswith(
         "init.skip: 'zzz*' names no layer (expected `body`, a layer id or a glob over layer "
         "names) (`kspec summary SPEC` lists the layer names)")
+    assert errors("train: {freeze: ['*']}\n") == [
+        "t.yaml:4:17: train.freeze: this freezes every layer with trainable weights: nothing "
+        "would train (freeze fewer layers, or set train.unfreeze_at to train them after some "
+        "epochs)"]
+    assert spec("train: {freeze: ['*'], unfreeze_at: 1}\n").train["freeze"][-1] == "predictions"
     assert errors("init: 5\n") == [
         "t.yaml:4:7: init: init must be a source or a mapping, received int 5 (for example: "
         "init: keras.applications.ResNet50)"]
