@@ -19,6 +19,15 @@ def _count(text: str) -> int:
 _count.__name__ = "integer >= 0"  # argparse names the type in its message
 
 
+def _source(text: str) -> str:
+    if not text.strip():
+        raise ValueError(text)
+    return text
+
+
+_source.__name__ = "weights source"
+
+
 def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="the model spec (YAML)")
     p.add_argument("--data", default="shapes",
@@ -28,7 +37,7 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="global batch; train.batch_size")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="cap steps in an epoch")
     p.add_argument("--out", default=None, metavar="RUN_DIR", help="run directory (runs/NAME)")
-    p.add_argument("--init", default=None, metavar="SOURCE",
+    p.add_argument("--init", default=None, metavar="SOURCE", type=_source,
                    help="start from these weights (replaces the spec's init:): a run directory, "
                    "a .keras or .weights.h5 file, or keras.applications.NAME")
     p.add_argument("--precision", default="float32",

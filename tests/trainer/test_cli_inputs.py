@@ -26,6 +26,8 @@ def _train(*args, env=None, cwd=ROOT):
     (["--data", "./no/such/folder"], "--data ./no/such/folder: no such folder"),
     # A version as TFDS writes it on disk is valid: the answer is how to prepare it.
     (["--data", "cifar10/3.0.2"], "tfds build cifar10:3.0.2 --data_dir DIR"),
+    (["--init", ""], "argument --init: invalid weights source value: ''"),
+    (["--xla", "maybe"], "argument --xla: invalid choice: 'maybe' (choose from 'auto', 'on', 'off')"),
 ])
 def test_bad_training_options_exit_2_with_a_message(tmp_path, args, message):
     res = _train(LENET, "--out", str(tmp_path / "run"), "--data-dir", str(tmp_path / "tfds"),
