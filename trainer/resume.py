@@ -79,7 +79,8 @@ def check_same_run(s) -> dict:
     for field, value in now.items():
         if field in recorded and recorded[field] != value:
             what = "model (spec)" if field == "model_sha256" else field
-            shown = "" if field == "model_sha256" else f": recorded {recorded[field]!r}, now {value!r}"
+            shown = ("" if field == "model_sha256"
+                     else f": recorded {recorded[field]!r}, now {value!r}")
             raise OptionError(f"{s.rundir.path} holds a run with a different {what}{shown}; "
                               "pass --restart to start over there, or another --out")
     return recorded
