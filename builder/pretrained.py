@@ -9,8 +9,9 @@ from __future__ import annotations
 import fnmatch
 
 from .argtypes import BOOL, NAMES, STR, Arg
-from .check import check_args
+from .check import check_args, where_of
 from .errors import ErrorSink, Where, did_you_mean, type_name
+from .shapes import totals
 
 APPLICATIONS_PREFIX = "keras.applications."
 
@@ -123,3 +124,21 @@ def layer_refs(patterns, graph, where: Where, path: str, sink: ErrorSink) -> tup
                      "or a glob over layer names)", hint)
         chosen.update(found)
     return tuple(n for n in names if n in chosen)
+
+
+def check_layer_refs(raw, graph, shapes, init, train, top, sink) -> None:
+    """`train.freeze` and `init.skip` name layers: ids, name globs or `body`. Both are
+    resolved to layer names once the graph (head included) is known. Freezing every
+    layer that has trainable weights, with no second phase, would train nothing."""
+    if train.get("freeze"):
+        where = where_of(raw.get("train"), "freeze", where_of(raw, "train", top))
+        train["freeze"] = layer_refs(train["freeze"], graph, where, "train.freeze", sink)
+        known = shapes and all(n.name in shapes for n in graph.nodes)
+        left = totals(graph, shapes, train["freeze"])["trainable"] if known else 1
+        if not left and not train.get("unfreeze_at"):
+            sink.add(where.at("train.freeze"), "this freezes every layer with trainable "
+                     "weights: nothing would train", "freeze fewer layers, or set "
+                     "train.unfreeze_at to train them after some epochs")
+    if init and init["skip"]:
+        where = where_of(raw.get("init"), "skip", where_of(raw, "init", top))
+        init["skip"] = layer_refs(init["skip"], graph, where, "init.skip", sink)

@@ -17,9 +17,9 @@ from .check import check_args, key_where, where_of
 from .errors import ErrorSink, SpecError, SpecErrors, Where, did_you_mean, type_name
 from .graph import STRUCTURAL, BlockDef, Graph, Node, expand
 from .heads import HEADS
-from .pretrained import check_init, layer_refs, preset_input
+from .pretrained import check_init, check_layer_refs, preset_input
 from .registry import LAYERS, ShapeMismatch, all_layers
-from .shapes import infer_nodes, input_inferred, totals
+from .shapes import infer_nodes, input_inferred
 from .train_section import INPUT_ARGS, check_train
 from .yaml_loader import SpecList, SpecMap, load_yaml_file, load_yaml_text
 
@@ -208,7 +208,7 @@ def _validate(raw) -> Spec:
         shapes = input_inferred(inp["shape"])
         if infer_nodes(graph.nodes, shapes, sink) and head and not classes_pending(head):
             _add_head(graph, shapes, head, inp["shape"], where_of(raw, "head", top), sink)
-        _check_layer_refs(raw, graph, shapes, init, train, top, sink)
+        check_layer_refs(raw, graph, shapes, init, train, top, sink)
     sink.raise_if_any()
     if not graph.outputs:
         graph.outputs = [graph.body_output]
@@ -216,24 +216,6 @@ def _validate(raw) -> Spec:
     digest = hashlib.sha256(yaml.safe_dump(resolved, sort_keys=True).encode()).hexdigest()
     return Spec(name, paper, file, spec_args, inp, head, train, graph, shapes, resolved, digest,
                 init)
-
-
-def _check_layer_refs(raw, graph, shapes, init, train, top, sink) -> None:
-    """`train.freeze` and `init.skip` name layers: ids, name globs or `body`. Both are
-    resolved to layer names once the graph (head included) is known. Freezing every
-    layer that has trainable weights, with no second phase, would train nothing."""
-    if train.get("freeze"):
-        where = where_of(raw.get("train"), "freeze", where_of(raw, "train", top))
-        train["freeze"] = layer_refs(train["freeze"], graph, where, "train.freeze", sink)
-        known = shapes and all(n.name in shapes for n in graph.nodes)
-        left = totals(graph, shapes, train["freeze"])["trainable"] if known else 1
-        if not left and not train.get("unfreeze_at"):
-            sink.add(where.at("train.freeze"), "this freezes every layer with trainable "
-                     "weights: nothing would train", "freeze fewer layers, or set "
-                     "train.unfreeze_at to train them after some epochs")
-    if init and init["skip"]:
-        where = where_of(raw.get("init"), "skip", where_of(raw, "init", top))
-        init["skip"] = layer_refs(init["skip"], graph, where, "init.skip", sink)
 
 
 def _required_str(raw, key, top, sink):
