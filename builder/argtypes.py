@@ -176,8 +176,15 @@ INITIALIZERS = ("glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_nor
 INITIALIZER = enum(*INITIALIZERS)
 PADDING = enum("valid", "same")
 
+def _scalar(v):
+    return v if isinstance(v, (int, float, str)) else _BAD
+
+
+SCALAR = ArgType("scalar", "a number, true/false or a string", _scalar,
+                 {"type": ["number", "boolean", "string"]})
+
 # Block argument declarations name a type with one of these words.
-DECLARED_TYPES = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR}
+DECLARED_TYPES = {"int": INT, "float": FLOAT, "bool": BOOL, "str": STR, "scalar": SCALAR}
 
 
 def type_of_default(value) -> ArgType | None:

@@ -1,6 +1,8 @@
 """Checks a mapping of arguments against typed `Arg` models, collecting every error."""
 from __future__ import annotations
 
+import re
+
 from .argtypes import ArgTypeError, Arg
 from .errors import ErrorSink, Where, did_you_mean, type_name
 from .expr import ExprError, evaluate, is_expr
@@ -88,7 +90,10 @@ def check_value(raw, arg: Arg, where: Where, sink: ErrorSink, env: dict | None):
     try:
         value = resolve(raw, env)
     except ExprError as exc:
-        sink.add(where, str(exc))
+        if getattr(exc, "quiet", False):
+            sink.skip()  # a consequence of an error already reported
+        else:
+            sink.add(where, str(exc))
         return _INVALID
     if value is None and not arg.required and arg.default is None:
         return None
@@ -96,5 +101,12 @@ def check_value(raw, arg: Arg, where: Where, sink: ErrorSink, env: dict | None):
         return arg.type.check(value)
     except ArgTypeError as exc:
         shown = f" (from {raw!r})" if value is not raw else ""
-        sink.add(where, f"{exc}{shown}")
+        hint = ""
+        if isinstance(value, str) and _LOOKS_LIKE_ARITHMETIC.search(value):
+            hint = "arguments are written $name, e.g. 4 * $growth"
+        sink.add(where, f"{exc}{shown}", hint)
         return _INVALID
+
+
+# `4 * growth`: a formula whose `$` was forgotten.
+_LOOKS_LIKE_ARITHMETIC = re.compile(r"[A-Za-z_0-9)]\s*(?:[-+*/<>]|//|==)\s*[A-Za-z_0-9(]")

@@ -31,6 +31,8 @@ class Where:
 
 MAX_SHOWN = 50  # errors printed; the rest are counted ("and 12 more")
 MAX_KEPT = 1000  # distinct errors kept in memory; a million expansions stay bounded
+MAX_USES_SHOWN = 3  # block use sites named after an error inside a block
+MAX_USES_KEPT = 100
 
 
 class SpecError(Exception):
@@ -40,17 +42,23 @@ class SpecError(Exception):
     at the same place: it is printed once, with "(in N expansions)".
     """
 
-    def __init__(self, where: Where, message: str, hint: str = "", repeats: int = 1):
+    def __init__(self, where: Where, message: str, hint: str = "", repeats: int = 1,
+                 uses: tuple = ()):
         self.where = where
         self.message = message
         self.hint = hint
         self.repeats = repeats
+        self.uses = uses  # where the block holding the mistake was used, if it is in one
         super().__init__(self.format())
 
     def format(self) -> str:
         w = self.where
         text = f"{w.file}:{w.line}:{w.col}: {w.path or '<top>'}: {self.message}"
         text = f"{text} ({self.hint})" if self.hint else text
+        if self.uses:
+            more = len(self.uses) - MAX_USES_SHOWN
+            text += f" ({'; '.join(self.uses[:MAX_USES_SHOWN])}" + (
+                f"; and {more} more uses)" if more > 0 else ")")
         return f"{text} (in {self.repeats} expansions)" if self.repeats > 1 else text
 
 
@@ -78,12 +86,17 @@ class ErrorSink:
 
     def __init__(self) -> None:
         self._seen: dict = {}
+        self._uses: dict = {}  # key -> distinct block use sites, in first-seen order
         self.count = 0  # every add, duplicates included: "did this step report anything?"
         self.dropped = 0
+        # Set while a block is expanded ("in block X used at line N"): an error inside a
+        # block then also says where the block was used.
+        self.context = ""
 
     @property
     def errors(self) -> list[SpecError]:
-        return [SpecError(e.where, e.message, e.hint, n) for e, n in self._seen.values()]
+        return [SpecError(e.where, e.message, e.hint, n, tuple(self._uses.get(key, ())))
+                for key, (e, n) in self._seen.items()]
 
     def add(self, where: Where, message: str, hint: str = "") -> None:
         self.count += 1
@@ -95,6 +108,15 @@ class ErrorSink:
             self._seen[key] = (SpecError(where, message, hint), 1)
         else:
             self.dropped += 1
+            return
+        uses = self._uses.setdefault(key, [])
+        if self.context and self.context not in uses and len(uses) < MAX_USES_KEPT:
+            uses.append(self.context)
+
+    def skip(self) -> None:
+        """Counts a failed step whose cause is an error already reported (a value that
+        cannot be known after it), without printing it again."""
+        self.count += 1
 
     def raise_if_any(self) -> None:
         if self._seen:

@@ -2,18 +2,24 @@
 
 Blocks, `repeat`, `parallel` and `residual` are unrolled here; every node gets
 a Keras name derived from its place in the spec (`stage6.repeat1_2.bottleneck0`
-style, or its `id`) and a spec path for messages. Nothing here imports Keras.
+style, or its `id`) and a spec path for messages. Items whose `when:` is false
+are skipped. Shapes are inferred as nodes are added, so a block can read its
+input's shape (`$in.channels`). The nesting of blocks, branches and residuals is
+kept as an outline (`Group`) for `kspec draw`. Nothing here imports Keras.
 """
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .argtypes import STR, Arg
 from .check import check_args, check_value, key_where, resolve, where_of
 from .errors import ErrorSink, Where, did_you_mean, type_name
-from .expr import ExprError
-from .registry import LAYERS, UNIVERSAL_ARGS
+from .argtypes import BOOL
+from .expr import ExprError, UnknownValue
+from .registry import LAYERS, UNIVERSAL_ARGS, Inferred
+from .shapes import infer_nodes
 from .yaml_loader import SpecMap
 
 STRUCTURAL = ("repeat", "parallel", "residual")
@@ -50,11 +56,25 @@ class BlockDef:
 
 
 @dataclass
+class Group:
+    """A part of the outline: a block use, a parallel or residual item, a branch, the head.
+
+    `children` are node names and nested groups, in the order they were expanded;
+    `label` and `args` are what a collapsed box shows."""
+
+    kind: str
+    label: str
+    args: dict = field(default_factory=dict)
+    children: list = field(default_factory=list)
+
+
+@dataclass
 class Graph:
     nodes: list = field(default_factory=list)
     ids: dict = field(default_factory=dict)
     body_output: str = INPUT
     outputs: list = field(default_factory=list)
+    outline: Group = field(default_factory=lambda: Group("model", "model"))
 
 
 class _TooBig(Exception):
@@ -64,11 +84,15 @@ class _TooBig(Exception):
 class Expander:
     """Walks layer items with an argument environment, appending nodes to a graph."""
 
-    def __init__(self, blocks: dict, defaults: dict, spec_args: dict, sink: ErrorSink):
+    def __init__(self, blocks: dict, defaults: dict, spec_args: dict, sink: ErrorSink,
+                 input_shape=None):
         self.blocks, self.defaults, self.spec_args, self.sink = blocks, defaults, spec_args, sink
         self.graph = Graph()
         self.names: set = {INPUT}
         self.stack: list = []  # blocks being expanded, outermost first
+        self.uses: list = []  # (block, line of its use) for messages, outermost first
+        self.groups: list = [self.graph.outline]  # the outline part being filled
+        self.shapes: dict = {INPUT: Inferred(tuple(input_shape))} if input_shape else {}
         self.work = 0
         self.broken = False
 
@@ -91,10 +115,16 @@ class Expander:
         local = f"{kind}_{index}" if kind[-1:].isdigit() else f"{kind}{index}"
         name = f"{prefix}.{local}" if prefix else local
         path = f"{path}.{kind}"
+        if not self.wanted(extra if kind in STRUCTURAL else value, where, path, env):
+            return cur
         if kind in STRUCTURAL:
             out = getattr(self, kind)(item, value, where, env, cur, path, name)
             self.name_output(extra.get("id"), out, item, where, path, env)
             return out
+        if kind in self.blocks and self.blocks[kind] is None:
+            self.broken = True  # its definition is wrong, and was reported
+            self.sink.skip()
+            return cur
         if kind in self.blocks:
             return self.block(kind, value, where, env, cur, path, name)
         if kind in LAYERS:
@@ -120,6 +150,17 @@ class Expander:
         self.error(where.at(path), f"expected a layer (a name or a one-key mapping), received "
                    f"{type_name(item)}")
         return None, None, {}
+
+    def wanted(self, mapping, where, path, env) -> bool:
+        """False when the item's `when:` is false (or broken, after reporting it)."""
+        if not isinstance(mapping, dict) or "when" not in mapping:
+            return True
+        got = check_value(mapping["when"], WHEN, where_of(mapping, "when", where).at(
+            f"{path}.when"), self.sink, env)
+        if not isinstance(got, bool):
+            self.broken = True
+            return False
+        return got
 
     # -- plain layers ------------------------------------------------------------------
     def layer(self, lt, value, where, env, cur, path, name) -> str:
@@ -157,7 +198,7 @@ class Expander:
                                   self.sink, env)
                 if isinstance(got, (str, tuple)):
                     universal[arg.name] = got
-        own = {k: v for k, v in value.items() if k not in ("id", "from")}
+        own = {k: v for k, v in value.items() if k not in ("id", "from", "when")}
         if hasattr(value, "value_where"):
             own = SpecMap.like(own, value)
         return own, universal
@@ -197,6 +238,36 @@ class Expander:
             raise _TooBig()
         self.names.add(node.name)
         self.graph.nodes.append(node)
+        self.groups[-1].children.append(node.name)
+        # Shapes follow the nodes while nothing is wrong, so that `$in` can be read; after
+        # an error they stop, and later shape errors would only echo the first one.
+        if not self.broken and self.shapes and not infer_nodes([node], self.shapes, self.sink):
+            self.broken = True
+
+    def in_fields(self, node_name: str) -> dict:
+        """`$in`: the shape of a block's (or the model's) input, as read-only fields."""
+        inferred = self.shapes.get(node_name)
+        if inferred is None:
+            if self.broken:
+                return {k: UnknownValue("the shapes stop at an earlier error", quiet=True)
+                        for k in ("channels", "height", "width")}
+            why = "the model's input shape is not known (input.shape)"
+            return {k: UnknownValue(why) for k in ("channels", "height", "width")}
+        shape = inferred.shape
+        dims = {"channels": shape[-1]}
+        if len(shape) == 3:
+            dims.update(height=shape[0], width=shape[1])
+        out = {}
+        for key in ("channels", "height", "width"):
+            if key not in dims:
+                out[key] = UnknownValue(f"the input is a vector of shape {list(shape)}, it has "
+                                        f"no {key}")
+            elif dims[key] is None:
+                out[key] = UnknownValue(f"the input's {key} is not fixed (its shape is "
+                                        f"{list(shape)})")
+            else:
+                out[key] = dims[key]
+        return out
 
     def name_output(self, id_, out, item, where, path, env):
         if id_ is None:
@@ -211,7 +282,7 @@ class Expander:
 
     # -- structure ---------------------------------------------------------------------
     def repeat(self, item, value, where, env, cur, path, name) -> str:
-        self.allow_keys(item, ("repeat", "layers", "first", "id"), where, path)
+        self.allow_keys(item, ("repeat", "layers", "first", "id", "when"), where, path)
         try:
             count = resolve(value, env)
         except ExprError as exc:
@@ -232,7 +303,7 @@ class Expander:
         return cur
 
     def parallel(self, item, value, where, env, cur, path, name) -> str:
-        self.allow_keys(item, ("parallel", "merge", "id"), where, path)
+        self.allow_keys(item, ("parallel", "merge", "id", "when"), where, path)
         merge = item.get("merge", "concat")
         if merge not in ("concat", "add"):
             self.error(where_of(item, "merge", where).at(path + ".merge"),
@@ -242,40 +313,55 @@ class Expander:
             self.error(where.at(path), "parallel needs a list of branches (each a list of layers)")
             return cur
         outs = []
-        for j, branch in enumerate(value):
-            bw = where_of(value, j, where)
-            branch = branch if isinstance(branch, list) else _as_list(branch, bw)
-            outs.append(self.items(branch, env, cur, f"{path}[{j}]", f"{name}.b{j}", bw))
+        with self.group("parallel", f"parallel ({merge})"):
+            for j, branch in enumerate(value):
+                bw = where_of(value, j, where)
+                branch = branch if isinstance(branch, list) else _as_list(branch, bw)
+                with self.group("branch", f"branch {j}"):
+                    outs.append(self.items(branch, env, cur, f"{path}[{j}]", f"{name}.b{j}", bw))
         return self.merge_node(merge, tuple(outs), name, path, where)
 
     def residual(self, item, value, where, env, cur, path, name) -> str:
-        self.allow_keys(item, ("residual", "id"), where, path)
+        self.allow_keys(item, ("residual", "id", "when"), where, path)
         if not isinstance(value, dict) or "body" not in value:
             self.error(where.at(path), "residual needs `body:` (and optionally `shortcut:`)")
             return cur
-        self.allow_keys(value, ("body", "shortcut"), where, path)
+        self.allow_keys(value, ("body", "shortcut", "add"), where, path)
+        add = self.flag(value, "add", where, path, env)
+        if add is None:
+            return cur
+        if not add:  # the body alone: MobileNetV2 adds only where the shapes agree
+            return self.items(value["body"], env, cur, path + ".body", f"{name}.body",
+                              where_of(value, "body", where))
         short = cur
         sc = value.get("shortcut")
         sw = where_of(value, "shortcut", where)
         if isinstance(sc, dict):
             self.allow_keys(sc, ("when", "layers"), sw, path + ".shortcut")
-            try:
-                when = resolve(sc.get("when", True), env)
-            except ExprError as exc:
-                self.error(where_of(sc, "when", sw).at(path + ".shortcut.when"), str(exc))
-                when = False
-            if not isinstance(when, bool):
-                self.error(where_of(sc, "when", sw).at(path + ".shortcut.when"),
-                           f"when must be true or false, received {type_name(when)}")
-                when = False
+            when = self.flag(sc, "when", sw, path + ".shortcut", env)
             sc = sc.get("layers", []) if when else None
         # The shortcut is built before the body, as keras.applications does, so weights
         # come out in the same order.
-        if sc:
-            short = self.items(sc, env, cur, path + ".shortcut", f"{name}.shortcut", sw)
-        body = self.items(value["body"], env, cur, path + ".body", f"{name}.body",
-                          where_of(value, "body", where))
-        return self.merge_node("add", (short, body), name, path, where)
+        with self.group("residual", "residual"):
+            with self.group("branch", "shortcut"):
+                if sc:
+                    short = self.items(sc, env, cur, path + ".shortcut", f"{name}.shortcut", sw)
+            with self.group("branch", "body"):
+                body = self.items(value["body"], env, cur, path + ".body", f"{name}.body",
+                                  where_of(value, "body", where))
+        # The add takes its inputs in the order the spec writes `shortcut:` and `body:`
+        # (ResNet adds the shortcut first, Xception the body): Keras orders the weights
+        # of a functional model by walking each merge's inputs in order.
+        keys = list(value)
+        order = (body, short) if "shortcut" in keys and keys.index("body") < keys.index(
+            "shortcut") else (short, body)
+        return self.merge_node("add", order, name, path, where)
+
+    def flag(self, mapping, key, where, path, env) -> bool | None:
+        """A true/false key of a structural item (default true); None after an error."""
+        got = check_value(mapping.get(key, True), Arg(key, BOOL),
+                          where_of(mapping, key, where).at(f"{path}.{key}"), self.sink, env)
+        return got if isinstance(got, bool) else None
 
     def merge_node(self, kind, inputs, name, path, where) -> str:
         if len(set(inputs)) == 1 and len(inputs) == 1:
@@ -285,7 +371,19 @@ class Expander:
         return node.name
 
     def block(self, kind, value, where, env, cur, path, name) -> str:
+        """One use of a block; a list gives its arguments by position (`fire: [16, 64]`),
+        a list of lists is one use per row, in order (`fire: [[16, 64], [32, 128]]`)."""
+        if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+            for r, row in enumerate(value):
+                self.count_work(where, path)
+                cur = self.block(kind, row, where_of(value, r, where), env, cur,
+                                 f"{path}[{r}]", f"{name}_{r}")
+            return cur
         bdef = self.blocks[kind]
+        if isinstance(value, list):
+            value = self.positional(bdef, value, where, path)
+            if value is None:
+                return cur
         primary = bdef.args[0].name if bdef.args else None
         args, universal = self.args_of(value, primary, kind, where, path, env)
         n_errors = self.sink.count
@@ -303,16 +401,45 @@ class Expander:
             self.error(where.at(path), f"blocks nest deeper than {MAX_BLOCK_DEPTH}")
             return cur
         self.stack.append(kind)
+        self.uses.append((kind, where.line))
+        self.sink.context = _use_sites(self.uses)
         try:
-            out = self.items(bdef.layers, {**self.spec_args, **typed}, inputs[0],
-                             f"{path}/blocks.{kind}.layers", name, bdef.where)
+            with self.group("block", kind, typed):
+                out = self.items(bdef.layers, {**self.spec_args, **typed,
+                                               "in": self.in_fields(inputs[0])}, inputs[0],
+                                 f"{path}/blocks.{kind}.layers", name, bdef.where)
         finally:
             self.stack.pop()
+            self.uses.pop()
+            self.sink.context = _use_sites(self.uses)
         if universal.get("id"):
             self.graph.ids[universal["id"]] = out
         return out
 
+    def positional(self, bdef, values, where, path):
+        """`[16, 64]` -> `{s: 16, e: 64}` in the block's declared order, with positions."""
+        if len(values) > len(bdef.args):
+            self.error(where.at(path), f"block {bdef.name} takes {len(bdef.args)} arguments "
+                       f"({', '.join(a.name for a in bdef.args) or 'none'}), received "
+                       f"{len(values)}", "a list of lists is one use per row")
+            return None
+        out = SpecMap.marked({}, where)
+        for i, (arg, v) in enumerate(zip(bdef.args, values)):
+            out[arg.name] = v
+            out.value_where[arg.name] = where_of(values, i, where)
+        return out
+
     # -- helpers -----------------------------------------------------------------------
+    @contextmanager
+    def group(self, kind: str, label: str, args: dict | None = None):
+        part = Group(kind, label, dict(args or {}))
+        self.groups[-1].children.append(part)
+        self.groups.append(part)
+        try:
+            yield part
+        finally:
+            self.groups.pop()
+
     def valid_id(self, id_: str, value, where, path) -> bool:
         """An id becomes a Keras layer name: letters, digits, `_`, `.` and `-` only."""
         if ID_PATTERN.match(id_):
@@ -339,6 +466,19 @@ class Expander:
         self.broken = True
 
 
+WHEN = Arg("when", BOOL, None, "the item is left out when this is false")
+
+
+def _use_sites(uses: list) -> str:
+    """`in block bottleneck used at line 33, within stage used at line 44`: where an
+    error inside a block came from (innermost use first)."""
+    if not uses:
+        return ""
+    (inner, line), *outer = reversed(uses)
+    text = f"in block {inner} used at line {line}"
+    return text + "".join(f", within {b} used at line {n}" for b, n in outer)
+
+
 def _as_list(item, where):
     from .yaml_loader import SpecList
     out = SpecList([item])
@@ -346,13 +486,18 @@ def _as_list(item, where):
     return out
 
 
-def expand(layers, blocks, defaults, spec_args, sink, where) -> tuple[Graph, bool]:
-    """Unrolls the body; returns the graph and whether it is complete (no errors)."""
-    ex = Expander(blocks, defaults, spec_args, sink)
+def expand(layers, blocks, defaults, spec_args, sink, where,
+           input_shape=None) -> tuple[Graph, dict, bool]:
+    """Unrolls the body; returns the graph, the shapes inferred (node name -> Inferred,
+    complete when nothing is wrong) and whether the graph is complete (no errors)."""
+    ex = Expander(blocks, defaults, spec_args, sink, input_shape)
     try:
-        ex.graph.body_output = ex.items(layers, dict(spec_args), INPUT, "layers", "", where)
+        env = {**spec_args, "in": ex.in_fields(INPUT)}
+        ex.graph.body_output = ex.items(layers, env, INPUT, "layers", "", where)
     except _TooBig:
-        return ex.graph, False
-    return ex.graph, not ex.broken
+        return ex.graph, ex.shapes, False
+    finally:
+        sink.context = ""
+    return ex.graph, ex.shapes, not ex.broken
 
 

@@ -45,9 +45,28 @@ def reference_markdown() -> str:
             "`$index` is the iteration number.",
             "- `parallel: [[branch], [branch]]` with `merge: concat|add` (default concat).",
             "- `residual: {body: [...], shortcut: [...] | {when: $flag, layers: [...]}}`, "
-            "merged by add (no shortcut: identity).",
+            "merged by add (no shortcut: identity), which takes its inputs in the order they are written; `add: $cond` false leaves the body alone "
+            "(no shortcut, no add).",
             "- a block defined under `blocks:` is used like a layer; its first argument is "
-            "its primary one.", "",
+            "its primary one.",
+            "- `when: $cond` on any layer or block use (`conv: {filters: 8, when: $t > 1}`) "
+            "or structural item (beside `repeat:`, `parallel:`, `residual:`) leaves it out "
+            "when false.", "",
+            "## Expressions", "",
+            "Any value that names an argument is an expression: `4 * $growth`, "
+            "`$c // 2 + 1`, `$t > 1 and $stride == 1`, `$f if $wide else $f // 2`, "
+            "`$name + \"_up\"`.",
+            "",
+            "- values: numbers, `true`/`false`, quoted strings, `$name` (a spec or block "
+            "argument; `$index` inside `repeat`);",
+            "- `$in.channels`, `$in.height`, `$in.width`: the shape of the block's input "
+            "(of the model's input outside blocks), from the shape pass;",
+            "- operators, loosest first: `A if COND else B`, `or`, `and`, `not`, "
+            "`== != < <= > >=` (no chains), `+ -`, `* / //`, unary `-`, parentheses;",
+            "- strict kinds: `and`/`or`/`not`/`if` take true or false, `<` and friends "
+            "numbers, `==` the same kind on both sides;",
+            "- bounded: 500 characters, nesting 32 deep, numbers up to 15 digits and 1e15. "
+            "Nothing is executed: the grammar is closed.", "",
             "## Heads (`head: {task: ...}`)", ""]
     for name, head in sorted(HEADS.items()):
         out += [f"### `{name}`", "", head.doc + ".", ""]

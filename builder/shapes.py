@@ -6,7 +6,6 @@ shapes it received, so a mistake is reported before any weight is allocated.
 from __future__ import annotations
 
 from .errors import ErrorSink
-from .graph import INPUT, Graph
 from .layers._common import fmt
 from .registry import LAYERS, Inferred, ShapeMismatch
 
@@ -25,11 +24,7 @@ def infer_nodes(nodes, shapes: dict, sink: ErrorSink) -> bool:
     return True
 
 
-def input_inferred(shape: tuple) -> dict:
-    return {INPUT: Inferred(tuple(shape))}
-
-
-def totals(graph: Graph, shapes: dict, frozen=()) -> dict:
+def totals(graph, shapes: dict, frozen=()) -> dict:
     """Parameter, trainable-parameter and MAC totals over the graph; layers named in
     `frozen` (`train.freeze`) count as not trainable."""
     params = sum(shapes[n.name].params for n in graph.nodes)

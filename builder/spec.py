@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -15,17 +16,18 @@ import yaml
 from .argtypes import DECLARED_TYPES, Arg, type_of_default
 from .check import check_args, key_where, where_of
 from .errors import ErrorSink, SpecError, SpecErrors, Where, did_you_mean, type_name
-from .graph import STRUCTURAL, BlockDef, Graph, Node, expand
+from .graph import STRUCTURAL, BlockDef, Graph, Group, Node, expand
 from .heads import HEADS
 from .pretrained import check_init, check_layer_refs, preset_input
 from .registry import LAYERS, ShapeMismatch, all_layers
-from .shapes import infer_nodes, input_inferred
+from .shapes import infer_nodes
 from .train_section import INPUT_ARGS, check_train
 from .yaml_loader import SpecList, SpecMap, load_yaml_file, load_yaml_text
 
 TOP_KEYS = ("kspec", "name", "paper", "extends", "args", "input", "defaults", "blocks", "layers",
             "head", "init", "train")
 LANGUAGE_VERSION = 1
+RESERVED_ARGS = ("in", "index")  # the block input's shape; the iteration of `repeat`
 MAX_EXTENDS = 8
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -201,12 +203,12 @@ def _validate(raw) -> Spec:
     if "layers" not in raw:
         sink.add(top.at("layers"), "missing `layers:`", "a spec lists its layers")
         sink.raise_if_any()
-    graph, complete = expand(raw["layers"], blocks, defaults, spec_args, sink,
-                             where_of(raw, "layers", top))
-    shapes = {}
-    if complete and inp and "shape" in inp:
-        shapes = input_inferred(inp["shape"])
-        if infer_nodes(graph.nodes, shapes, sink) and head and not classes_pending(head):
+    graph, shapes, complete = expand(raw["layers"], blocks, defaults, spec_args, sink,
+                                     where_of(raw, "layers", top), (inp or {}).get("shape"))
+    if not complete:
+        shapes = {}
+    elif shapes:
+        if head and not classes_pending(head):
             _add_head(graph, shapes, head, inp["shape"], where_of(raw, "head", top), sink)
         check_layer_refs(raw, graph, shapes, init, train, top, sink)
     sink.raise_if_any()
@@ -238,9 +240,9 @@ def _spec_args(raw, where, sink) -> dict:
         if type_of_default(value) is None:
             sink.add(where_of(raw, key, where).at(f"args.{key}"), "a spec argument must be a "
                      f"number, bool or string, received {type_name(value)}")
-        elif not key.isidentifier():
+        elif not key.isidentifier() or key in RESERVED_ARGS:
             sink.add(key_where(raw, key, where).at(f"args.{key}"), f"'{key}' is not a valid "
-                     "argument name", "use letters, digits and _")
+                     "argument name", "use letters, digits and _; $in and $index are kspec's")
         else:
             out[key] = value
     return out
@@ -287,22 +289,82 @@ def _blocks(raw, where, sink) -> dict:
         sink.add(where.at("blocks"), f"blocks must be a mapping, received {type_name(raw)}")
         return {}
     out = {}
-    for name, body in raw.items():
-        path, bw = f"blocks.{name}", where_of(raw, name, where)
+    for key, body in raw.items():
+        n_errors = sink.count
+        name, signature = _signature(key, key_where(raw, key, where), sink)
+        if name is None:
+            base = str(key).split("(")[0].strip()
+            if base.isidentifier() and base not in LAYERS and base not in STRUCTURAL:
+                out[base] = None  # reported: its uses say nothing more
+            continue
+        path, bw = f"blocks.{name}", where_of(raw, key, where)
         if name in LAYERS or name in STRUCTURAL or not name.isidentifier():
-            sink.add(key_where(raw, name, where).at(path), f"block name '{name}' is taken by a "
+            sink.add(key_where(raw, key, where).at(path), f"block name '{name}' is taken by a "
                      "layer type or is not a valid name", "choose another name")
             continue
+        out[name] = None  # until it is read whole: a broken block's uses say nothing more
+        if signature is not None and isinstance(body, list):
+            # `fire(s, e, stride=1): [layers]`: the arguments in the name, the list as body.
+            body = SpecMap.marked({"layers": body}, bw, value_where={"layers": bw})
         if not isinstance(body, dict) or "layers" not in body:
-            sink.add(bw.at(path), "a block needs `layers:` (and optionally `args:`)")
+            sink.add(bw.at(path), "a block needs `layers:` (and optionally `args:`)",
+                     "or write it as name(args): [layers]")
             continue
-        for key in body:
-            if key not in ("args", "layers", "doc"):
-                sink.add(key_where(body, key, bw).at(f"{path}.{key}"), f"unknown key '{key}'",
-                         did_you_mean(key, ("args", "layers", "doc")))
-        out[name] = BlockDef(name, _block_args(body.get("args"), where_of(body, "args", bw),
-                                               path, sink), body["layers"], bw)
+        if signature is not None and "args" in body:
+            sink.add(key_where(body, "args", bw).at(f"{path}.args"), "the arguments are "
+                     "already in the block's name", f"write {name}(...) or args:, not both")
+            continue
+        for part in body:
+            if part not in ("args", "layers", "doc"):
+                sink.add(key_where(body, part, bw).at(f"{path}.{part}"), f"unknown key "
+                         f"'{part}'", did_you_mean(part, ("args", "layers", "doc")))
+        args = signature if signature is not None else body.get("args")
+        bdef = BlockDef(name, _block_args(args, where_of(body, "args", bw), path, sink),
+                        body["layers"], bw)
+        out[name] = bdef if sink.count == n_errors else None
     return out
+
+
+_SIGNATURE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*$")
+_PARAM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*(\S+?)|=\s*(.+?))?\s*$")
+
+
+def _signature(key, where, sink):
+    """`fire(s, e:int, stride=1)` -> ("fire", {s: "scalar", e: "int", stride: 1}): an
+    argument with neither type nor default takes any number, bool or string. A plain
+    name -> (name, None); a broken signature is reported -> (None, None)."""
+    if "(" not in str(key):
+        return key, None
+    m = _SIGNATURE.match(str(key))
+    if not m:
+        sink.add(where.at(f"blocks.{key}"), f"cannot read the block signature {key!r}",
+                 "write name(arg, arg=default), e.g. fire(s, e, stride=1)")
+        return None, None
+    name, params = m.group(1), m.group(2).strip()
+    args = SpecMap.marked({}, where)
+    for part in params.split(",") if params else []:
+        p = _PARAM.match(part)
+        if not p:
+            sink.add(where.at(f"blocks.{name}"), f"cannot read the argument {part.strip()!r} "
+                     f"in {key!r}", "each is a name, name=default or name:type (int, float, bool, str)")
+            return None, None
+        arg, kind, default = p.groups()
+        if arg in args:
+            sink.add(where.at(f"blocks.{name}"), f"argument '{arg}' appears twice in {key!r}")
+            return None, None
+        if kind is not None and kind not in DECLARED_TYPES:
+            sink.add(where.at(f"blocks.{name}.{arg}"), f"a block argument is declared by a type "
+                     f"({', '.join(DECLARED_TYPES)}), received {kind!r} in {key!r}")
+            return None, None
+        if default is None:
+            args[arg] = kind or "scalar"
+        else:
+            try:
+                args[arg] = load_yaml_text(default, where.file)
+            except SpecErrors:
+                args[arg] = None  # reported below as a default that is not a scalar
+        args.value_where[arg] = where.at(f"blocks.{name}.{arg}")
+    return name, args
 
 
 def _block_args(raw, where, path, sink) -> tuple:
@@ -313,13 +375,17 @@ def _block_args(raw, where, path, sink) -> tuple:
         return ()
     out = []
     for key, value in raw.items():
-        if isinstance(value, str) and value in DECLARED_TYPES:
+        if key in RESERVED_ARGS:
+            sink.add(where_of(raw, key, where).at(f"{path}.args.{key}"), f"'{key}' is not a "
+                     "valid argument name", "$in and $index are kspec's")
+        elif isinstance(value, str) and value in DECLARED_TYPES:
             out.append(Arg(key, DECLARED_TYPES[value]))
         elif type_of_default(value) is not None:
             out.append(Arg(key, type_of_default(value), value))
         else:
             sink.add(where_of(raw, key, where).at(f"{path}.args.{key}"), "a block argument is "
-                     "declared by a type (int, float, bool, str) or a default value, received "
+                     "declared by a type (int, float, bool, str, scalar) or a default value, "
+                     "received "
                      f"{type_name(value)}")
     return tuple(out)
 
@@ -379,6 +445,8 @@ def _add_head(graph: Graph, shapes: dict, head: dict, input_shape, where, sink) 
             features = cur
     if infer_nodes(nodes, shapes, sink):
         graph.nodes.extend(nodes)
+        graph.outline.children.append(Group("head", f"{head['task']} head",
+                                            children=[n.name for n in nodes]))
         graph.outputs = [n.name for n in nodes if n.output] or [body]
 
 

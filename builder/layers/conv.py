@@ -77,6 +77,47 @@ register_layer(LayerType(
     "depthwise_conv", "a convolution per channel (MobileNet; kernel 1: a scale per channel)",
     _DEPTHWISE_ARGS, _depthwise_infer, _depthwise_build, primary="kernel"))
 
+_SEPARABLE_ARGS = (
+    Arg("filters", POS_INT, doc="number of output channels (of the 1x1 convolution)"),
+    Arg("kernel", PAIR, 3, "kernel size of the per-channel convolution"),
+    Arg("strides", PAIR, 1, "step between windows"),
+    Arg("padding", PADDING, "valid", "valid: no padding; same: output = ceil(input / stride)"),
+    Arg("dilation", PAIR, 1, "spacing between kernel taps"),
+    Arg("multiplier", POS_INT, 1, "channels per input channel after the per-channel step"),
+) + WEIGHT_ARGS
+
+
+def _separable_infer(a, shapes):
+    (s,) = shapes
+    rank(s, 3, "separable_conv")
+    cin, m, f = s[2], a["multiplier"], a["filters"]
+    if cin is None:
+        raise ShapeMismatch("separable_conv needs a known number of input channels")
+    (kh, kw), (sh, sw), (dh, dw) = a["kernel"], a["strides"], a["dilation"]
+    if (dh, dw) != (1, 1) and (sh, sw) != (1, 1):
+        raise ShapeMismatch("dilation and strides > 1 cannot be combined")
+    h = window_out(s[0], kh, sh, dh, a["padding"], "separable_conv")
+    w = window_out(s[1], kw, sw, dw, a["padding"], "separable_conv")
+    weights = kh * kw * cin * m + cin * m * f + (f if a["use_bias"] else 0)
+    macs = (h or 0) * (w or 0) * cin * m * (kh * kw + f)
+    return Inferred((h, w, f), weights, weights, macs)
+
+
+def _separable_build(a, name):
+    kw = weight_kwargs(a)
+    init, reg = kw.pop("kernel_initializer"), kw.pop("kernel_regularizer")
+    return keras().layers.SeparableConv2D(
+        a["filters"], a["kernel"], strides=a["strides"], padding=a["padding"],
+        dilation_rate=a["dilation"], depth_multiplier=a["multiplier"], name=name,
+        depthwise_initializer=init, pointwise_initializer=init, depthwise_regularizer=reg,
+        pointwise_regularizer=reg, **kw)
+
+
+# Same arrays as keras.layers.SeparableConv2D: depthwise kernel, pointwise kernel, bias.
+register_layer(LayerType(
+    "separable_conv", "a per-channel convolution then a 1x1 convolution (Xception, MobileNet)",
+    _SEPARABLE_ARGS, _separable_infer, _separable_build, primary="filters"))
+
 _DECONV_ARGS = (
     Arg("filters", POS_INT, doc="number of output channels"),
     Arg("kernel", PAIR, 3, "kernel size"),

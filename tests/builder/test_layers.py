@@ -18,6 +18,8 @@ CASES = {
                           "kernel_init: he_normal}"),
     "depthwise_conv": ("[8, 8, 3]", "depthwise_conv: {kernel: 3, multiplier: 2, padding: same, "
                                     "activation: tanh}"),
+    "separable_conv": ("[9, 9, 3]", "separable_conv: {filters: 5, strides: 2, multiplier: 2, "
+                                    "padding: same, use_bias: false, l2: 0.01}"),
     "select": ("[4, 4, 6]", "select: [5, 0, 2]"),
     "conv_transpose": ("[4, 4, 3]", "conv_transpose: {filters: 2, kernel: 3, strides: 2}"),
     "zeropad": ("[4, 4, 3]", "zeropad: [[1, 2], [0, 1]]"),

@@ -43,7 +43,7 @@ CORPUS = {
     "nested_parens": (TOP + "args: {a: 2}\nlayers:\n  - conv: {filters: " + _nested(5000)
                       + "}\n" + HEAD, "expression of 10,002 characters is longer than 500"),
     "deep_parens": (TOP + "args: {a: 2}\nlayers:\n  - conv: {filters: " + _nested(40) + "}\n"
-                    + HEAD, "parentheses nest deeper than 32"),
+                    + HEAD, "expression nests deeper than 32"),
     "long_number_in_expr": (TOP + "args: {a: 2}\nlayers:\n  - conv: {filters: $a * " + "9" * 100
                             + "}\n" + HEAD, "more than 15 digits"),
     "long_number": (TOP + "layers:\n  - conv: {filters: " + "9" * 5000 + "}\n" + HEAD,

@@ -24,7 +24,7 @@ train: {epoch: 3, optimizer: adma}
 
 GOLDEN = [
     "bad.yaml:8:35: layers[2].blk/blocks.blk.layers[0].conv.kernal: unknown argument 'kernal' "
-    "for conv (did you mean 'kernel'?)",
+    "for conv (did you mean 'kernel'?) (in block blk used at line 12)",
     "bad.yaml:10:21: layers[0].conv.filters: expected a positive integer, received bool True",
     "bad.yaml:11:5: layers[1].convv: unknown layer type 'convv' (did you mean 'conv'?)",
     "bad.yaml:13:20: layers[3].dense.units: expected a positive integer, received float 0.0001",
@@ -102,4 +102,4 @@ def test_block_recursion_is_caught():
             "layers: [loop]\n")
     assert errors_of(text, "s.yaml") == [
         "s.yaml:5:14: layers[0].loop/blocks.loop.layers[0].loop: block 'loop' uses itself "
-        "(loop -> loop) (a block cannot contain itself)"]
+        "(loop -> loop) (a block cannot contain itself) (in block loop used at line 6)"]

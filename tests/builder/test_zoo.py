@@ -13,7 +13,9 @@ from tests.conftest import ROOT, SPECS
 
 ZOO = sorted(p for p in SPECS.glob("*.yaml"))
 PARAMS = {"lenet5": 61_706, "alexnet": 60_965_224, "vgg16": 138_357_544, "vgg19": 143_667_240,
-          "resnet50": 25_636_712, "resnet101": 44_707_176, "resnet152": 60_419_944}
+          "resnet50": 25_636_712, "resnet101": 44_707_176, "resnet152": 60_419_944,
+          "mobilenet_v2": 3_538_984, "densenet121": 8_062_504, "xception": 22_910_480,
+          "squeezenet": 1_235_496}
 PUBLISHED_MACS = {"vgg16": 15.5e9, "resnet50": 4.1e9, "googlenet": 1.5e9, "alexnet": 0.71e9,
                   "vgg19": 19.6e9, "resnet101": 7.8e9, "resnet152": 11.5e9}
 SHORT = {"vgg16": 30, "resnet50": 50, "googlenet": 70}
@@ -63,7 +65,9 @@ def test_googlenet_and_alexnet_sizes():
 
 @pytest.mark.parametrize("name, app, size", [
     ("vgg16", "VGG16", 64), ("resnet50", "ResNet50", 64), ("vgg19", "VGG19", None),
-    ("resnet101", "ResNet101", None), ("resnet152", "ResNet152", None)])
+    ("resnet101", "ResNet101", None), ("resnet152", "ResNet152", None),
+    ("mobilenet_v2", "MobileNetV2", 96), ("densenet121", "DenseNet121", 64),
+    ("xception", "Xception", 96)])
 def test_keras_weight_compatibility(name, app, size):
     """Same weight arrays in the same order; copying Keras's weights in gives its outputs."""
     import keras
@@ -76,11 +80,17 @@ def test_keras_weight_compatibility(name, app, size):
     assert [w.shape for w in ours.weights] == [w.shape for w in ref.weights]
     if size is None:
         return
-    ref_weights = ref.get_weights()
-    ours.set_weights(ref_weights)
-    x = np.random.default_rng(0).uniform(0, 255, size=(1,) + tuple(ours.input.shape[1:]))
-    np.testing.assert_allclose(ours.predict(x, verbose=0), ref.predict(x, verbose=0),
-                               rtol=1e-4, atol=1e-6)
+    # Random arrays everywhere (batchnorm statistics too), so that a swapped pair of
+    # same-shaped arrays would change the outputs.
+    rng = np.random.default_rng(0)
+    weights = [np.abs(rng.normal(1, 0.1, w.shape)) if "variance" in w.path
+               else rng.normal(0, 0.05, w.shape) for w in ref.weights]
+    ref.set_weights(weights)
+    ours.set_weights(weights)
+    x = rng.uniform(0, 255, size=(2,) + tuple(ours.input.shape[1:]))
+    want = ref.predict(x, verbose=0)
+    assert want.std() > 1e-5, "outputs that do not vary would hide a wrong order"
+    np.testing.assert_allclose(ours.predict(x, verbose=0), want, rtol=1e-4, atol=1e-6)
 
 
 def test_seed_arithmetic():
