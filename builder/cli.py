@@ -1,4 +1,4 @@
-"""`kspec check`, `kspec summary` and `kspec schema`: the builder's commands (no TensorFlow)."""
+"""`kspec check`, `summary`, `draw` and `schema`: the builder's commands (no TensorFlow)."""
 from __future__ import annotations
 
 import json
@@ -41,6 +41,61 @@ def cmd_summary(args) -> int:
     return 0
 
 
+DRAW_FORMATS = (".svg", ".html")
+MAX_DRAW_DEPTH = 32
+
+
+def cmd_draw(args) -> int:
+    import os
+    import tempfile
+
+    out = args.out
+    ext = os.path.splitext(out or "")[1].lower()
+    if out is not None and ext not in DRAW_FORMATS:
+        print(f"--out {out!r}: kspec draw writes .svg or .html files", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not 0 <= args.depth <= MAX_DRAW_DEPTH:
+        print(f"--depth {args.depth}: expected 0 to {MAX_DRAW_DEPTH} (how many levels of "
+              "blocks the SVG opens)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        spec = load_spec(args.spec, args.set, args.plugin)
+    except (SpecErrors, PluginError) as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not spec.shapes:
+        print(f"{args.spec}: the input shape is not known, so no shapes can be drawn "
+              "(set input.shape)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = out or f"{spec.name}.svg"
+    if out.lower().endswith(".html"):
+        from .picture.html import to_html
+        text, what = to_html(spec), "blocks open with a click"
+    else:
+        from .picture import layout
+        from .picture.svg import to_svg
+        pic = layout(spec, args.depth)
+        text, what = to_svg(pic), f"{len(pic.boxes)} boxes, {len(pic.edges)} arrows"
+    folder = os.path.dirname(os.path.abspath(out))
+    try:
+        # A temporary file beside the target, renamed over it: never half a picture.
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(out)}.", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
+        os.replace(tmp, out)
+    except OSError as exc:
+        print(f"cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"wrote {out} ({spec.name}: {what})")
+    other = f"kspec draw {args.spec} --out {spec.name}.html" if not out.endswith(".html") \
+        else f"kspec draw {args.spec} --out {spec.name}.svg"
+    print(f"next: open {out} in a browser | {other}")
+    return 0
+
+
 def cmd_schema(args) -> int:
     from .schema import json_schema
     print(json.dumps(json_schema(), indent=1))
@@ -55,5 +110,13 @@ def add_commands(sub, common) -> None:
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("draw", parents=[common], help="a picture of the architecture "
+                       "(SVG, or HTML whose blocks open)")
+    p.add_argument("spec", metavar="SPEC")
+    p.add_argument("--out", metavar="FILE", help="FILE.svg or FILE.html (default: NAME.svg "
+                   "in the current folder)")
+    p.add_argument("--depth", type=int, default=0, metavar="N",
+                   help="levels of blocks the SVG opens (default 0: each block use is a box)")
+    p.set_defaults(func=cmd_draw)
     p = sub.add_parser("schema", help="print the JSON Schema of the spec language")
     p.set_defaults(func=cmd_schema)

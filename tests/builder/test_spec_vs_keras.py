@@ -61,3 +61,12 @@ def test_the_page_shows_the_measured_counts():
         assert row, f"no row for {name}"
         params = summary_dict(load_spec(SPECS / f"{name}.yaml"))["total_params"]
         assert row.groups() == (f"{params:,}", str(spec_n), str(keras_n)), name
+
+
+def test_the_readme_shows_the_spec_as_it_is():
+    """Every line of the README's MobileNetV2 excerpt is in the spec, in the same order."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("**Blocks like functions", 1)[1].split("```yaml\n", 1)[1].split("```")[0]
+    lines = iter((SPECS / "mobilenet_v2.yaml").read_text().splitlines())
+    for shown in (ln for ln in block.splitlines() if ln.strip()):
+        assert any(ln == shown for ln in lines), f"not in the spec (or out of order): {shown}"
