@@ -102,7 +102,7 @@ def check_value(raw, arg: Arg, where: Where, sink: ErrorSink, env: dict | None):
     except ArgTypeError as exc:
         shown = f" (from {raw!r})" if value is not raw else ""
         hint = ""
-        if isinstance(value, str) and _LOOKS_LIKE_ARITHMETIC.search(value):
+        if isinstance(value, str) and ("$" in value or _LOOKS_LIKE_ARITHMETIC.search(value)):
             hint = "arguments are written $name, e.g. 4 * $growth"
         sink.add(where, f"{exc}{shown}", hint)
         return _INVALID

@@ -255,8 +255,9 @@ def _blocked(x: float, top: float, bottom: float, boxes, skip) -> bool:
                and b.y + b.h > top for b in boxes)
 
 
-def _route(edges: list[Edge], boxes: list[Box]) -> float:
-    """Points for each arrow; returns the extra width long skips need on the right."""
+def _route(edges: list[Edge], boxes: list[Box]) -> None:
+    """Points for each arrow: straight down, or through a free lane beside the boxes in
+    the way (past the rightmost box when there is none)."""
     by_id = {b.id: b for b in boxes}
     right = max(b.x + b.w for b in boxes)
     skips, used = 0, []
@@ -290,7 +291,6 @@ def _route(edges: list[Edge], boxes: list[Box]) -> float:
             lane = _free_lane(lane, top, bottom, used, away_from=(sx + dx) / 2)
         used.append((lane, top, bottom))
         e.points = [(sx, sy), (sx, top), (lane, top), (lane, bottom), (dx, bottom), (dx, dy)]
-    return skips * SKIP_STEP + (GAP_X if skips else 0)
 
 
 def _free_lane(x: float, top: float, bottom: float, used: list, away_from: float) -> float:

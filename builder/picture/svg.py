@@ -45,7 +45,7 @@ def to_svg(pic: Picture) -> str:
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
              'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#44403c"/>'
              '</marker></defs>',
-             f'<rect width="100%" height="100%" fill="white"/>']
+             '<rect width="100%" height="100%" fill="white"/>']
     parts += box_elements(pic) + edge_elements(pic)
     if pic.note:
         parts.append(f'<text x="16" y="{_num(pic.height - 12)}" {FONT} fill="#57534e">'
