@@ -39,9 +39,11 @@ def make_parser() -> argparse.ArgumentParser:
     from builder.cli import add_commands as builder_commands
     builder_commands(sub, common)
     import export.cli
+    import tasks.data_command
     import train
     import trainer.commands
     train.add_commands(sub, common)
+    tasks.data_command.add_commands(sub, common)
     for module in (trainer.commands, export.cli):
         module.add_commands(sub, run_common)
     return parser

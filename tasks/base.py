@@ -16,6 +16,7 @@ class Task:
 
     name = ""
     needs: tuple = ("image",)
+    extras: tuple = ()  # fields read when a dataset has them (VOC's `difficult` flags)
 
     def __init__(self, spec):
         self.spec = spec

@@ -14,7 +14,12 @@ import tensorflow as tf
 
 from .agreement import Check, pick
 from .base import Task
-from .boxes import average_precision
+from .boxes import average_precision, coco_map
+
+# Evaluation keeps every detection worth ranking, as VOC and COCO score them; the
+# head's score_threshold and max_boxes are for deployment.
+EVAL_SCORE_THRESHOLD = 0.001
+EVAL_MAX_BOXES = 100
 
 COORD_WEIGHT, NOOBJ_WEIGHT = 5.0, 0.5  # YOLO's weights for box terms and empty cells
 
@@ -22,6 +27,7 @@ COORD_WEIGHT, NOOBJ_WEIGHT = 5.0, 0.5  # YOLO's weights for box terms and empty 
 class Detection(Task):
     name = "detection"
     needs = ("boxes", "box_labels")
+    extras = ("box_ignore", "box_crowd")
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -37,6 +43,8 @@ class Detection(Task):
         boxes, labels = example["boxes"], tf.cast(example["box_labels"], tf.int32)
         gh, gw = self.grid
         valid = labels >= 0
+        if "box_ignore" in example:  # crowds and `difficult` objects are no targets
+            valid &= ~example["box_ignore"]
         cy = (boxes[..., 0] + boxes[..., 2]) / 2
         cx = (boxes[..., 1] + boxes[..., 3]) / 2
         gy = tf.clip_by_value(tf.cast(cy * gh, tf.int32), 0, gh - 1)
@@ -77,19 +85,29 @@ class Detection(Task):
         return "map50", "max"
 
     def evaluate(self, predict, pipeline, split):
-        """Loss and mAP@0.5 over the split (boxes decoded with NMS, as `predict` gives)."""
+        """Loss, mAP@0.5 (VOC's measure) and mAP@[.5:.95] (COCO's) over the split, by
+        COCO's protocol: every detection above a score of 0.001, up to 100 per image;
+        crowds and `difficult` objects neither missed nor false positives."""
         out = super().evaluate(predict, pipeline, split)
         detections, truths = [], []
         for batch in pipeline.prepared_batches(split):
-            for item, boxes, labels in zip(self.decode(predict(batch["x"])),
-                                           batch["boxes"].numpy(), batch["box_labels"].numpy()):
+            flags = [batch[k].numpy() if k in batch else np.zeros(batch["box_labels"].shape, bool)
+                     for k in ("box_ignore", "box_crowd")]
+            for found, boxes, labels, ignore, crowd in zip(
+                    self.eval_detections(predict(batch["x"])), batch["boxes"].numpy(),
+                    batch["box_labels"].numpy(), *flags):
                 keep = labels >= 0
-                truths.append((boxes[keep], labels[keep]))
-                detections.append((np.array([d["box"] for d in item["objects"]]).reshape(-1, 4),
-                                   np.array([d["score"] for d in item["objects"]]),
-                                   np.array([d["class"] for d in item["objects"]])))
-        out["map50"] = average_precision(detections, truths, self.classes, 0.5)
+                truths.append((boxes[keep], labels[keep], ignore[keep], crowd[keep]))
+                detections.append(found)
+        out["map50"] = coco_map(detections, truths, self.classes, (0.5,))
+        out["map"] = coco_map(detections, truths, self.classes)
         return out
+
+    def eval_detections(self, y_pred) -> list:
+        """Per image (boxes [K, 4], scores [K], classes [K]) for evaluation."""
+        boxes, scores, classes, count = (t.numpy() for t in self.decode_tensors(
+            y_pred, EVAL_SCORE_THRESHOLD, EVAL_MAX_BOXES))
+        return [(b[:n], s[:n], c[:n]) for b, s, c, n in zip(boxes, scores, classes, count)]
 
     def serving_outputs(self, y, for_tflite):
         if for_tflite:  # NMS is no TFLite builtin: the grid is decoded on the host
@@ -115,8 +133,9 @@ class Detection(Task):
     def _numpy_detections(self, grid):
         return [t.numpy() for t in self.decode_tensors(tf.constant(grid))]
 
-    def decode_tensors(self, y_pred):
-        """Raw grid -> (boxes yxyx [B, K, 4], scores [B, K], classes [B, K], count [B])."""
+    def decode_tensors(self, y_pred, score_threshold=None, max_boxes=None):
+        """Raw grid -> (boxes yxyx [B, K, 4], scores [B, K], classes [B, K], count [B]),
+        with the head's deployment thresholds unless others are given."""
         y = tf.cast(y_pred, tf.float32)
         gh, gw = self.grid
         gy, gx = tf.meshgrid(tf.range(gh, dtype=tf.float32), tf.range(gw, dtype=tf.float32),
@@ -130,9 +149,11 @@ class Detection(Task):
         batch = tf.shape(y)[0]
         nms = tf.image.combined_non_max_suppression(
             tf.reshape(boxes, [batch, -1, 1, 4]), tf.reshape(scores, [batch, -1, self.classes]),
-            max_output_size_per_class=self.head["max_boxes"],
-            max_total_size=self.head["max_boxes"], iou_threshold=self.head["iou_threshold"],
-            score_threshold=self.head["score_threshold"], clip_boxes=True)
+            max_output_size_per_class=max_boxes or self.head["max_boxes"],
+            max_total_size=max_boxes or self.head["max_boxes"],
+            iou_threshold=self.head["iou_threshold"],
+            score_threshold=self.head["score_threshold"] if score_threshold is None
+            else score_threshold, clip_boxes=True)
         return (nms.nmsed_boxes, nms.nmsed_scores, tf.cast(nms.nmsed_classes, tf.int32),
                 nms.valid_detections)
 

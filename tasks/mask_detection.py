@@ -73,6 +73,17 @@ class MaskDetection(Detection):
         # a cell near the threshold flips under any rounding, so compare the masks.
         return [mask_iou(pick(got, "masks"), ref["masks"], self.head["threshold"])]
 
+    def eval_detections(self, y_pred) -> list:
+        """The regions `decode` finds, scored by their mean probability (the mask's
+        threshold is what makes a region)."""
+        out = []
+        for item in self.decode(y_pred):
+            objects = item["objects"]
+            out.append((np.array([o["box"] for o in objects]).reshape(-1, 4),
+                        np.array([o["score"] for o in objects]),
+                        np.array([o["class"] for o in objects])))
+        return out
+
     def decode(self, y_pred, class_names=()):
         """Mask logits -> per image, one object per connected region of each class's mask."""
         probs = np.asarray(tf.sigmoid(tf.cast(y_pred, tf.float32)))

@@ -92,6 +92,15 @@ def _crop(ex, seed, fraction: float, flips: dict):
                               (b[..., 2] - col(y0)) * col(sy), (b[..., 3] - col(x0)) * col(sx)],
                              -1)
             out[key] = tf.where(b < 0, b, tf.clip_by_value(moved, 0.0, 1.0))
+    if "boxes" in ex:
+        # A box the crop cut out of view entirely is removed (padding), not kept as a
+        # zero-area box with a label.
+        kept, b = out["boxes"], ex["boxes"]
+        gone = ((kept[..., 2] <= kept[..., 0]) | (kept[..., 3] <= kept[..., 1])) & (b[..., 0] >= 0)
+        out["boxes"] = tf.where(gone[..., None], -1.0, kept)
+        if "box_labels" in ex:
+            labels = ex["box_labels"]
+            out["box_labels"] = tf.where(gone, tf.constant(-1, labels.dtype), labels)
     return out
 
 

@@ -32,8 +32,11 @@ def check_data(source: Source, spec, task) -> list[str]:
                 raise DataError(f"dataset {source.name}, split train, field image: {have_c} "
                                 f"channels cannot feed the spec's {want[2]}")
             notes.append(f"images converted from {have_c} to {want[2]} channel(s)")
-        if tuple(img.shape[:2]) != want[:2]:
-            notes.append(f"images resized from {tuple(img.shape[:2])} to {want[:2]}")
+        have = tuple(source.image_shape[:2]) if source.image_shape else tuple(img.shape[:2])
+        if None in have:  # sizes differ, or are known only image by image
+            notes.append(f"images resized to {want[:2]} where their size differs")
+        elif have != want[:2]:
+            notes.append(f"images resized from {have} to {want[:2]}")
     else:
         raise DataError(f"dataset {source.name}, split train: no image or features field")
     return notes + (task.check_source(source) or [])

@@ -56,9 +56,11 @@ class Pipeline:
             return ex
         h, w, c = self.input["shape"]
         # Only what the task reads travels on (less to cache, nothing extra to augment).
-        out = {k: v for k, v in ex.items() if k == "image" or k in self.task.needs}
+        out = {k: v for k, v in ex.items()
+               if k == "image" or k in self.task.needs or k in self.task.extras}
         if "boxes" in out:
-            out.update(_pad_boxes(out["boxes"], out.get("box_labels")))
+            out.update(_pad_boxes(out["boxes"], out.get("box_labels"),
+                                  {k: out[k] for k in ("box_ignore", "box_crowd") if k in out}))
         image = ex["image"]
         have = image.shape[-1]
         if have == 3 and c == 1:
@@ -119,11 +121,14 @@ class Pipeline:
         return self.source.sizes.get("train", 0) // self.batch_size
 
 
-def _pad_boxes(boxes, labels):
-    """Pads (or cuts) a box list to MAX_OBJECTS rows; padding is -1, its labels -1."""
+def _pad_boxes(boxes, labels, flags=None):
+    """Pads (or cuts) a box list to MAX_OBJECTS rows; padding is -1, its labels -1, its
+    flags (`box_ignore`, `box_crowd`) false."""
     n = tf.minimum(tf.shape(boxes)[0], MAX_OBJECTS)
     pad = MAX_OBJECTS - n
     out = {"boxes": tf.pad(boxes[:n], [[0, pad], [0, 0]], constant_values=-1.0)}
     if labels is not None:
         out["box_labels"] = tf.pad(labels[:n], [[0, pad]], constant_values=-1)
+    for key, value in (flags or {}).items():
+        out[key] = tf.pad(value[:n], [[0, pad]], constant_values=False)
     return out

@@ -2,7 +2,8 @@
 
 NAME is the built-in `shapes` (or `shapes/multi`, `shapes/single:image_size=96`),
 the tiny built-in `xor`, a TFDS catalogue dataset (`mnist`, `cifar10`, `voc`, ...),
-or a folder (see `folder.py`). Nothing is downloaded: a catalogue dataset must
+a folder in COCO, Pascal VOC or YOLO layout (`annotations.py`), or a folder of class
+folders or images with masks (`folder.py`). Nothing is downloaded: a catalogue dataset must
 already be prepared in the data directory.
 """
 from __future__ import annotations
@@ -45,6 +46,9 @@ def load_source(name: str, data_dir: str | None = None) -> Source:
     if name == "xor":
         return _xor()
     if os.path.isdir(name):
+        from .annotations import detect, load_annotated
+        if detect(name):
+            return load_annotated(name)
         from .folder import load_folder
         return load_folder(name)
     if name.startswith((os.sep, ".", "~")):  # a path, not a dataset name like cifar10/3.0.2
