@@ -36,7 +36,16 @@ class Detection(Task):
 
     def check_source(self, source):
         super().check_source(source)
-        return self.check_classes(source, self.classes)
+        notes = self.check_classes(source, self.classes)
+        if source.records and self.grid[0] == self.grid[1]:
+            from .data.report import grid_collisions
+            shared, total, files = grid_collisions(source.records.get("train", []),
+                                                   self.grid[0])
+            if shared:
+                notes.append(f"{shared} of {total} training objects share a {self.grid[0]}x"
+                             f"{self.grid[1]} grid cell with another, and only one object per "
+                             f"cell is learned (e.g. {files[0]})")
+        return notes
 
     def targets(self, example):
         """Batched boxes [B, N, 4] yxyx (padding -1) -> grid targets [B, S, S, 5 + C]."""

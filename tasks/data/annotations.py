@@ -181,7 +181,8 @@ def to_source(ann: Annotated) -> Source:
     known = {r.size for recs in ann.splits.values() for r in recs}
     shape = (*known.pop(), 3) if len(known) == 1 and None not in known else None
     return Source(ann.root, splits, ann.class_names, shape,
-                  len(ann.class_names) + 1 if ann.has_masks else 0, sizes, list(ann.notes))
+                  len(ann.class_names) + 1 if ann.has_masks else 0, sizes, list(ann.notes),
+                  ann.splits)
 
 
 def _dataset(records, masks: bool):

@@ -31,6 +31,7 @@ class Source:
     mask_classes: int = 0
     sizes: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)  # what was skipped or converted while reading
+    records: dict | None = None  # split -> annotation records (COCO, VOC, YOLO folders)
 
     @property
     def num_classes(self) -> int:

@@ -239,3 +239,17 @@ def test_a_detector_trains_and_evaluates_on_each_format(tmp_path, folders, fmt):
     metrics = json.loads(res.stdout)
     assert 0.0 <= metrics["map"] <= metrics["map50"] <= 1.0
     assert set(metrics) >= {"loss", "map50", "map"}
+
+
+def test_training_notes_objects_that_share_a_grid_cell(tmp_path, truth):
+    from builder import load_spec
+    from tasks import make_task
+
+    root = tmp_path / "yolo"
+    WRITERS["yolo"](str(root), {"train": truth["train"][:4], "validation": truth["validation"][:1]})
+    (root / "labels" / "train" / "t001.txt").write_text("0 0.5 0.5 0.2 0.2\n1 0.51 0.52 0.1 0.1\n")
+    source = load_source(str(root))
+    notes = make_task(load_spec(ROOT / "specs" / "detector.yaml")).check_source(source)
+    (note,) = [n for n in notes if "grid cell" in n]
+    assert note.startswith("1 of ") and "share a 8x8 grid cell with another" in note
+    assert "t001.png" in note

@@ -231,3 +231,22 @@ def test_workers_drawing_shapes_into_one_fresh_dir_wait_for_each_other(tmp_path)
     for p, (out, err) in zip(procs, results):
         assert p.returncode == 0, err[-2000:]
         assert out.split()[-1] == "2000"
+
+
+def test_a_box_cropped_out_of_view_is_removed_not_kept_with_zero_area():
+    import tensorflow as tf
+
+    # Thin boxes along each edge: a crop of up to 30% per side cuts many out of view.
+    edge = [[0.0, 0.0, 0.05, 1.0], [0.95, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.05],
+            [0.0, 0.95, 1.0, 1.0], [0.4, 0.4, 0.6, 0.6], [-1, -1, -1, -1]]
+    batch = {"image": tf.zeros([64, 16, 16, 3], tf.uint8),
+             "boxes": tf.constant([edge] * 64, tf.float32),
+             "box_labels": tf.constant([[0, 1, 2, 3, 0, -1]] * 64, tf.int64)}
+    out = augment(batch, tf.constant([7, 1], tf.int64), {"crop": 0.3})
+    boxes, labels = out["boxes"].numpy(), out["box_labels"].numpy()
+    labelled = labels >= 0
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+    assert (area[labelled] > 0).all()  # no labelled box of zero area
+    assert (boxes[~labelled] == -1).all()  # removed boxes are padding
+    removed = (~labelled[:, :5]).sum()
+    assert 0 < removed < 4 * 64 and labelled[:, 4].all()  # the centre box always stays
