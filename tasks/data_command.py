@@ -16,24 +16,27 @@ def cmd_data(args) -> int:
     if not os.path.isdir(path):
         print(f"kspec data {path}: no such folder", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if not detect(path):
-        print(f"kspec data {path}: no COCO (annotations/instances_*.json), Pascal VOC "
-              "(Annotations/ + JPEGImages/) or YOLO (data.yaml) layout here", file=sys.stderr)
-        return EXIT_BAD_INPUT
     if args.grid < 1 or args.grid > 1024:
         print(f"--grid {args.grid}: expected 1 to 1024", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        d = describe(read_annotated(path), args.grid)
+        if detect(path):
+            d = describe(read_annotated(path), args.grid)
+            text = table(d)
+        else:
+            from .data.folder import load_folder
+            from .data.report import describe_folder, folder_table
+            d = describe_folder(path, load_folder(path))
+            text = folder_table(d)
     except DataError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(json.dumps(d, indent=1) if args.json else table(d))
+    print(json.dumps(d, indent=1) if args.json else text)
     return 0
 
 
 def add_commands(sub, common) -> None:
-    p = sub.add_parser("data", help="check a COCO, VOC or YOLO folder before training")
+    p = sub.add_parser("data", help="check a dataset folder (COCO, VOC, YOLO, class folders) before training")
     p.add_argument("path", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--grid", type=int, default=8, metavar="N",

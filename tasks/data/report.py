@@ -111,3 +111,34 @@ def table(d: dict) -> str:
         out.append(f"  ... and {len(d['problems']) - 50} more (--json lists them all)")
     out += [f"note          {n}" for n in d["notes"]]
     return "\n".join(out)
+
+
+def describe_folder(path: str, source) -> dict:
+    """The class-folder and images/ layouts (`folder.py`): splits, classes with their
+    image counts (from the folders), and what the screening skipped."""
+    import os
+
+    from .folder import _images
+    counts = {}
+    explicit = all(os.path.isdir(os.path.join(path, s)) for s in ("train", "validation"))
+    for name in source.class_names:
+        folders = [os.path.join(path, s, name) for s in SPLITS] if explicit else \
+            [os.path.join(path, name)]
+        counts[name] = sum(len(_images(f)) for f in folders if os.path.isdir(f))
+    kind = "images with masks or boxes" if os.path.isdir(os.path.join(path, "images")) \
+        else "class folders"
+    return {"format": kind, "path": path,
+            "splits": {s: {"images": n} for s, n in source.sizes.items()},
+            "classes": [{"id": i, "name": n, "images": counts.get(n)}
+                        for i, n in enumerate(source.class_names)],
+            "notes": list(source.notes)}
+
+
+def folder_table(d: dict) -> str:
+    out = [f"{d['path']}: {d['format']}",
+           "splits        " + ", ".join(f"{s} {v['images']:,} images"
+                                        for s, v in d["splits"].items() if v["images"]),
+           f"classes       {len(d['classes'])}: " + ", ".join(
+               c["name"] + (f" {c['images']:,}" if c["images"] is not None else "")
+               for c in d["classes"][:30]) + (", ..." if len(d["classes"]) > 30 else "")]
+    return "\n".join(out + [f"note          {n}" for n in d["notes"]])

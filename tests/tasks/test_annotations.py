@@ -253,3 +253,34 @@ def test_training_notes_objects_that_share_a_grid_cell(tmp_path, truth):
     (note,) = [n for n in notes if "grid cell" in n]
     assert note.startswith("1 of ") and "share a 8x8 grid cell with another" in note
     assert "t001.png" in note
+
+
+def test_kspec_data_on_class_folders(tmp_path):
+    from PIL import Image
+    for name, n in (("cats", 3), ("dogs", 5)):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / "photos" / name / f"{i}.png")
+    res = kspec("data", "photos", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[:3][0] == "photos: class folders"
+    assert res.stdout.splitlines()[2] == "classes       2: cats 3, dogs 5"
+
+
+def test_coco_as_one_json_beside_an_images_folder_and_voc_difficult(tmp_path, truth):
+    root = tmp_path / "coco"
+    write = WRITERS["coco"]
+    write(str(root), {"train": truth["train"][:6]})
+    os.rename(root / "annotations" / "instances_train2017.json", root / "labels.json")
+    os.rename(root / "train2017", root / "images")
+    shutil.rmtree(root / "annotations")
+    ann = read_annotated(str(root))
+    assert ann.format == "COCO" and sum(len(v) for v in ann.splits.values()) == 6
+    voc = tmp_path / "voc"
+    WRITERS["voc"](str(voc), {"train": truth["train"][:3]})
+    xml = voc / "Annotations" / "t000.xml"
+    xml.write_text(xml.read_text().replace("<difficult>0</difficult>",
+                                           "<difficult>1</difficult>", 1))
+    records = {os.path.basename(r.image): r for r in read_annotated(str(voc)).splits["train"]}
+    assert records["t000.png"].ignore.tolist()[0] is True
+    assert not records["t001.png"].ignore.any()
