@@ -90,8 +90,7 @@ def train_loop(s) -> None:
             epoch = int(ck.epoch.numpy())
             first = done = int(ck.step_in_epoch.numpy())
             step_number = int(ck.step.numpy())
-            dataset = s.strategy.experimental_distribute_dataset(
-                s.data.pipeline.train(epoch, first).with_options(_sharding()))
+            dataset = _distributed(s, epoch, first)
             s.enter_epoch(epoch)
             progress.start_epoch(epoch + 1, first)
             start = time.time()
@@ -179,11 +178,19 @@ def _first_line(exc) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-def _sharding():
-    """Shard by example across workers: every worker reads the same files in the same order."""
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return options
+def _distributed(s, epoch: int, first: int):
+    """One epoch of input for every replica: each input pipeline (one per worker) builds
+    its own dataset and does the per-epoch work for its own replicas only
+    (`Pipeline.train`'s `worker`)."""
+    def per_worker(context):
+        replicas = s.strategy.num_replicas_in_sync // context.num_input_pipelines
+        ds = s.data.pipeline.train(epoch, first, context.input_pipeline_id,
+                                   context.num_input_pipelines, replicas)
+        options = tf.data.Options()  # each worker has its slices already: no auto-sharding
+        options.experimental_distribute.auto_shard_policy = \
+            tf.data.experimental.AutoShardPolicy.OFF
+        return ds.with_options(options)
+    return s.strategy.distribute_datasets_from_function(per_worker)
 
 
 def _nan_message(what: str, step: int, s) -> str:

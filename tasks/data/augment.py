@@ -15,8 +15,16 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def _per_example(batch: int, seed, lo=0.0, hi=1.0, width: int = 1):
-    return tf.random.stateless_uniform([batch, width], seed, lo, hi)
+def _per_example(batch: int, seed, lo=0.0, hi=1.0, width: int = 1, part=None):
+    """Random draws for `batch` examples. `part` = (offset, total): the rows
+    [offset, offset + batch) of the draws for `total` examples, so that a worker that
+    augments its slice of a global batch draws what the whole batch would have."""
+    if part is None:
+        return tf.random.stateless_uniform([batch, width], seed, lo, hi)
+    offset, total = part
+    draws = tf.random.stateless_uniform([total, width], seed, lo, hi)
+    offset = tf.cast(offset, tf.int32)
+    return draws[offset:offset + batch]
 
 
 def _select(do, a, b):
@@ -32,8 +40,8 @@ def _flip_boxes(boxes, axis: int):
     return tf.where(boxes < 0, boxes, flipped)  # padding stays -1
 
 
-def _flip_choice(ex, seed):
-    return _per_example(tf.shape(ex["image"])[0], seed)[:, 0] < 0.5
+def _flip_choice(ex, seed, part=None):
+    return _per_example(tf.shape(ex["image"])[0], seed, part=part)[:, 0] < 0.5
 
 
 def _flip_boxes_of(ex, do, axis: int):
@@ -56,7 +64,7 @@ def _flip(ex, do, axis: int):
     return out
 
 
-def _crop(ex, seed, fraction: float, flips: dict):
+def _crop(ex, seed, fraction: float, flips: dict, part=None):
     """Cuts up to `fraction` of each side per example, resized back; boxes re-expressed.
 
     `flips` (axis -> which examples) are flips still to apply to the pixels: sampling a
@@ -65,7 +73,7 @@ def _crop(ex, seed, fraction: float, flips: dict):
     """
     image = ex["image"]
     batch, h, w = tf.shape(image)[0], tf.shape(image)[1], tf.shape(image)[2]
-    cuts = _per_example(batch, seed, 0.0, fraction, width=4)
+    cuts = _per_example(batch, seed, 0.0, fraction, width=4, part=part)
     windows = tf.stack([cuts[:, 0], cuts[:, 1], 1 - cuts[:, 2], 1 - cuts[:, 3]], -1)
     edges = tf.unstack(windows, axis=1)  # y1, x1, y2, x2
     for axis, do in flips.items():
@@ -104,15 +112,19 @@ def _crop(ex, seed, fraction: float, flips: dict):
     return out
 
 
-def augment(batch, seed, settings: dict):
-    """Applies the spec's `train.augment` settings to a batch; `seed` is a [2] int tensor."""
+def augment(batch, seed, settings: dict, part=None):
+    """Applies the spec's `train.augment` settings to a batch; `seed` is a [2] int tensor.
+
+    `part` = (offset, total): the batch is rows [offset, ...) of a global batch of
+    `total` examples (one worker's share); each example is augmented exactly as it would
+    be in the whole batch, whatever the number of workers."""
     seeds = tf.random.experimental.stateless_split(seed, num=4)
     ex = dict(batch)
     crop = settings.get("crop")
     flips = {}  # with a crop, the pixels are flipped by the crop's resampling
     for key, axis, flip_seed in (("hflip", 1, seeds[0]), ("vflip", 0, seeds[1])):
         if settings.get(key):
-            do = _flip_choice(ex, flip_seed)
+            do = _flip_choice(ex, flip_seed, part)
             if crop:
                 flips[axis] = do
                 ex = _flip_boxes_of(ex, do, axis)
@@ -120,9 +132,10 @@ def augment(batch, seed, settings: dict):
                 ex = _flip(ex, do, axis)
     ex["image"] = tf.cast(ex["image"], tf.float32)
     if crop:
-        ex = _crop(ex, seeds[2], crop, flips)
+        ex = _crop(ex, seeds[2], crop, flips, part)
     if settings.get("brightness"):
         n = tf.shape(ex["image"])[0]
-        delta = _per_example(n, seeds[3], -1.0, 1.0)[:, 0] * settings["brightness"] * 255.0
+        delta = _per_example(n, seeds[3], -1.0, 1.0, part=part)[:, 0] * \
+            settings["brightness"] * 255.0
         ex["image"] = tf.clip_by_value(ex["image"] + tf.reshape(delta, [-1, 1, 1, 1]), 0.0, 255.0)
     return ex

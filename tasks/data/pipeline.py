@@ -79,8 +79,17 @@ class Pipeline:
         y = self.task.targets(ex)
         return x, (x if y is None else y)  # None: the input is the target (autoencoders)
 
-    def train(self, epoch: int, skip_batches: int = 0):
-        """One epoch of training batches; `skip_batches` resumes within the epoch."""
+    def train(self, epoch: int, skip_batches: int = 0, worker: int = 0, workers: int = 1,
+              replicas: int = 1):
+        """One epoch of training batches; `skip_batches` resumes within the epoch.
+
+        With several input pipelines (`workers`, one per machine of a cluster) each
+        takes its own slices of every global batch: `replicas` consecutive per-replica
+        batches per step, for the replicas it feeds. Every worker walks the same
+        shuffled order of (cached) examples, so together they see each global batch
+        exactly once; augmentation and targets, the work that repeats every epoch, are
+        done only for a worker's own slices, and each example is augmented as it would
+        be with one worker (`augment`'s `part`)."""
         ds = self.prepared("train")
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=self.seed * 1000 + epoch,
                         reshuffle_each_iteration=False)
@@ -92,10 +101,22 @@ class Pipeline:
             ds = ds.skip(skip_batches)
         run = self.seed * 1_000_003 + epoch
         augmenting = bool(self.augment) and "image" in ds.element_spec[1]
+        parts = workers * replicas
+        per = self.batch_size // parts
+        if parts > 1:
+            def slices(i, ex):
+                first = worker * replicas
+                return tf.data.Dataset.range(first, first + replicas).map(
+                    lambda k: (i, k, tf.nest.map_structure(lambda t: t[k * per:(k + 1) * per],
+                                                           ex)))
+            ds = ds.flat_map(slices)
+        else:
+            ds = ds.map(lambda i, ex: (i, tf.constant(0, tf.int64), ex))
 
-        def to_xy(i, ex):
+        def to_xy(i, k, ex):
             if augmenting:
-                ex = augment(ex, tf.stack([tf.constant(run, tf.int64), i]), self.augment)
+                part = (k * per, self.batch_size) if parts > 1 else None
+                ex = augment(ex, tf.stack([tf.constant(run, tf.int64), i]), self.augment, part)
             return self._to_xy(ex)
         ds = ds.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)

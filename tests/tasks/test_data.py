@@ -98,6 +98,27 @@ def test_resume_position_skips_exactly(data_dir):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("workers, replicas", [(2, 1), (1, 2), (2, 2)])
+def test_each_worker_does_its_share_and_together_they_make_the_global_batch(
+        data_dir, workers, replicas):
+    """Slices of every global batch, augmented as in the whole batch: the same examples,
+    pixels and targets whatever the number of workers and replicas."""
+    spec = load_spec(SPECS / "detector.yaml")
+    source = load_source("shapes/multi:train=96,validation=8,test=8", data_dir)
+    aug = {"hflip": True, "vflip": True, "crop": 0.2, "brightness": 0.1}
+    p = Pipeline(source, make_task(spec), spec, batch_size=16, seed=2, augment_settings=aug)
+    whole = list(p.train(1, skip_batches=1))
+    shares = [list(p.train(1, 1, worker=w, workers=workers, replicas=replicas))
+              for w in range(workers)]
+    parts = workers * replicas
+    assert all(len(s) == len(whole) * replicas for s in shares)
+    for step, (x, y) in enumerate(whole):
+        pieces = [shares[w][step * replicas + r] for w in range(workers) for r in range(replicas)]
+        assert all(px.shape[0] == 16 // parts for px, _ in pieces)
+        np.testing.assert_allclose(np.concatenate([px for px, _ in pieces]), x, atol=1e-5)
+        np.testing.assert_allclose(np.concatenate([py for _, py in pieces]), y, atol=1e-6)
+
+
 def _mask_box(mask):
     ys, xs = np.nonzero(mask)
     h, w = mask.shape
