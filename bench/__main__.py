@@ -8,19 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
-from .common import table
+from .common import ROUNDS, table
+from .meta import run_info
 
-SECTIONS = ("build", "training", "pipeline", "export")
+SECTIONS = ("build", "training", "pipeline", "input", "export")
 
 
 def collect(quick: bool, sections=SECTIONS) -> list:
     from .build import build_rows
-    from .training import pipeline_rows, training_rows
-    makers = {"build": build_rows, "training": training_rows, "pipeline": pipeline_rows}
+    from .training import input_work_rows, pipeline_rows, training_rows
+    makers = {"build": build_rows, "training": training_rows, "pipeline": pipeline_rows,
+              "input": input_work_rows}
     try:
         from .export_speed import export_rows
         makers["export"] = export_rows
@@ -42,14 +43,19 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="write the rows as a JSON list")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     args = p.parse_args(argv)
+    info = run_info(["bench"] + (argv if argv is not None else sys.argv[1:]))
     rows = collect(args.quick, args.only)
-    print(f"# {time.strftime('%Y-%m-%d')} {platform.node()} {os.cpu_count()} CPUs "
-          f"{'(quick)' if args.quick else ''}")
+    print(f"# {info['measured_at']} {info['machine']['cpu']}, {info['machine']['cpus']} CPUs"
+          f"{' (quick)' if args.quick else ''}")
     print(table(rows))
     if args.out:
         with open(args.out, "w") as fh:
-            json.dump([{k: v for k, v in r.as_dict().items() if k != "note"} for r in rows],
-                      fh, indent=1)
+            json.dump({**info, "quick": args.quick, "rounds": 1 if args.quick else ROUNDS,
+                       "rows": [r.as_dict() for r in rows]}, fh, indent=1)
+    missed = [r.what for r in rows if r.met is False]
+    if missed:
+        print("[bench] bars missed: " + "; ".join(missed), file=sys.stderr)
+        return 1
     return 0
 
 

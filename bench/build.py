@@ -23,6 +23,14 @@ def build_rows(quick: bool) -> list:
     for _ in range(1 if quick else 3):  # alternated, best of each
         ours.append(_timed(lambda: build_model(spec)))
         ref.append(_timed(lambda: keras.applications.ResNet152(weights=None)))
-    # A time: lower is better, so the ratio is reference / ours (>= 0.8 means within 1.25x).
-    return [Row("build ResNet-152 (spec vs keras.applications)", "s/build", min(ours), min(ref),
-                "ratio = ours / reference; lower time is better")]
+    rows = [Row("build ResNet-152 (spec vs keras.applications)", "s/build", min(ours),
+                min(ref), "ratio = ours / reference; lower time is better", bar="<= 1.25")]
+    # `kspec check`: validation and the shape pass, pure Python, against the build above.
+    checks = []
+    for _ in range(1 if quick else 3):
+        start = time.perf_counter()
+        load_spec("specs/resnet152.yaml")
+        checks.append(time.perf_counter() - start)
+    rows.append(Row("kspec check ResNet-152 (no TensorFlow) vs building keras.applications",
+                    "s", min(checks), min(ref), "a measurement: no bar"))
+    return rows

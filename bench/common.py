@@ -3,21 +3,41 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+ROUNDS = 3  # ours and the reference alternate this many times; each reports its best
+
 
 @dataclass
 class Row:
+    """One comparison. `bar` is what the ratio must meet (">= 0.95", "<= 0.3", or "" for
+    a measurement with no bar); `verified` whether the artifacts behind it passed their
+    checks (None where nothing is verified); `ranges` any spread the page quotes."""
+
     what: str
     unit: str
     ours: float
     reference: float
     note: str = ""
+    bar: str = ""
+    verified: bool | None = None
+    ranges: dict | None = None
 
     @property
     def ratio(self) -> float:
         return self.ours / self.reference if self.reference else float("nan")
 
+    @property
+    def met(self) -> bool | None:
+        """Whether the ratio meets the bar (None without a bar); a failed verification
+        never meets it."""
+        if not self.bar:
+            return None
+        op, value = self.bar.split()
+        ok = self.ratio >= float(value) if op == ">=" else self.ratio <= float(value)
+        return ok and self.verified is not False
+
     def as_dict(self) -> dict:
-        return {**asdict(self), "ratio": self.ratio}
+        out = {**asdict(self), "ratio": self.ratio, "met": self.met}
+        return {k: v for k, v in out.items() if v is not None and v != ""}
 
 
 def alternate(a, b, rounds: int):
@@ -30,11 +50,11 @@ def alternate(a, b, rounds: int):
 
 
 def table(rows) -> str:
-    head = ("what", "unit", "ours", "reference", "ratio")
-    body = [(r.what, r.unit, f"{r.ours:,.4g}", f"{r.reference:,.4g}", f"{r.ratio:.3f}")
-            for r in rows]
-    widths = [max(len(x[i]) for x in [head] + body) for i in range(5)]
-    fmt = lambda row: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)  # noqa: E731
+    head = ("what", "unit", "ours", "reference", "ratio", "bar")
+    body = [(r.what, r.unit, f"{r.ours:,.4g}", f"{r.reference:,.4g}", f"{r.ratio:.3f}",
+             (r.bar + (" met" if r.met else " MISSED")) if r.bar else "") for r in rows]
+    widths = [max(len(x[i]) for x in [head] + body) for i in range(6)]
+    fmt = lambda row: "  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w)  # noqa: E731
                                 for i, (c, w) in enumerate(zip(row, widths)))
     return "\n".join([fmt(head), "  ".join("-" * w for w in widths)] + [fmt(b) for b in body])
 

@@ -13,10 +13,9 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .argtypes import STR, Arg
+from .argtypes import BOOL, STR, Arg
 from .check import check_args, check_value, key_where, resolve, where_of
 from .errors import ErrorSink, Where, did_you_mean, type_name
-from .argtypes import BOOL
 from .expr import ExprError, UnknownValue
 from .registry import LAYERS, UNIVERSAL_ARGS, Inferred
 from .shapes import infer_nodes

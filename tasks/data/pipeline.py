@@ -40,6 +40,7 @@ class Pipeline:
         self.augment = {k: v for k, v in (augment_settings or {}).items() if v}
         self.input = spec.input
         self._prepared = {}
+        self._table = None
         self.cache = cache
 
     def prepared(self, split: str):
@@ -83,43 +84,60 @@ class Pipeline:
               replicas: int = 1):
         """One epoch of training batches; `skip_batches` resumes within the epoch.
 
-        With several input pipelines (`workers`, one per machine of a cluster) each
-        takes its own slices of every global batch: `replicas` consecutive per-replica
-        batches per step, for the replicas it feeds. Every worker walks the same
-        shuffled order of (cached) examples, so together they see each global batch
-        exactly once; augmentation and targets, the work that repeats every epoch, are
-        done only for a worker's own slices, and each example is augmented as it would
-        be with one worker (`augment`'s `part`)."""
-        ds = self.prepared("train")
-        ds = ds.shuffle(SHUFFLE_BUFFER, seed=self.seed * 1000 + epoch,
-                        reshuffle_each_iteration=False)
-        ds = ds.batch(self.batch_size, drop_remainder=True)
-        # Batches are numbered before the skip, so a resumed epoch gets the same seeds;
-        # augmentation and (x, y) are one map: one stage, one hand-off between threads.
-        ds = ds.enumerate()
-        if skip_batches:
-            ds = ds.skip(skip_batches)
-        run = self.seed * 1_000_003 + epoch
-        augmenting = bool(self.augment) and "image" in ds.element_spec[1]
+        The epoch's order is a permutation of the examples drawn from (seed, epoch). With
+        several input pipelines (`workers`, one per machine of a cluster) each takes its
+        own slices of every global batch: `replicas` consecutive per-replica batches per
+        step, for the replicas it feeds. A worker gathers, augments and makes targets of
+        its own examples only (the work that repeats every epoch); each example is
+        augmented as it would be with one worker (`augment`'s `part`), so the batches do
+        not depend on the number of workers. Decoding happens once, in the first epoch,
+        as before (every worker keeps the prepared split in memory, as `cache()` did)."""
         parts = workers * replicas
+        if self.batch_size % parts:
+            raise DataError(f"batch {self.batch_size} cannot be split over {parts} replicas")
         per = self.batch_size // parts
-        if parts > 1:
-            def slices(i, ex):
-                first = worker * replicas
-                return tf.data.Dataset.range(first, first + replicas).map(
-                    lambda k: (i, k, tf.nest.map_structure(lambda t: t[k * per:(k + 1) * per],
-                                                           ex)))
-            ds = ds.flat_map(slices)
-        else:
+        if not self.cache:  # decoding on every pass (a benchmark's reference): one worker
+            if parts != 1:
+                raise DataError("an uncached pipeline feeds one worker and one replica")
+            ds = self.prepared("train").shuffle(SHUFFLE_BUFFER, seed=self.seed * 1000 + epoch,
+                                                reshuffle_each_iteration=False)
+            ds = ds.batch(self.batch_size, drop_remainder=True).enumerate().skip(skip_batches)
             ds = ds.map(lambda i, ex: (i, tf.constant(0, tf.int64), ex))
+        else:
+            table = self.table()
+            n = int(tf.nest.flatten(table)[0].shape[0])
+            steps = n // self.batch_size
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), tf.constant([self.seed, epoch], tf.int64))
+            order = tf.reshape(order[:steps * self.batch_size], [steps, parts, per])
+            mine = order[:, worker * replicas:(worker + 1) * replicas]  # [steps, R, per]
+            batch_index = tf.repeat(tf.range(steps, dtype=tf.int64), replicas)
+            slice_index = tf.tile(tf.range(worker * replicas, (worker + 1) * replicas,
+                                           dtype=tf.int64), [steps])
+            ds = tf.data.Dataset.from_tensor_slices(
+                (batch_index, slice_index, tf.reshape(mine, [-1, per])))
+            if skip_batches:
+                ds = ds.skip(skip_batches * replicas)
+        run = self.seed * 1_000_003 + epoch
+        augmenting = bool(self.augment) and "image" in (
+            self.table() if self.cache else ds.element_spec[2])
 
         def to_xy(i, k, ex):
+            if self.cache:  # `ex` is the rows of this slice: gathered here, in the same map
+                ex = tf.nest.map_structure(lambda t: tf.gather(t, ex), self.table())
             if augmenting:
                 part = (k * per, self.batch_size) if parts > 1 else None
                 ex = augment(ex, tf.stack([tf.constant(run, tf.int64), i]), self.augment, part)
             return self._to_xy(ex)
         ds = ds.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+    def table(self):
+        """The prepared training split as tensors, examples along the first axis (read and
+        decoded once; every field has a fixed shape after `_prepare`)."""
+        if self._table is None:
+            self._table = self.prepared("train").batch(2 ** 31 - 1).get_single_element()
+        return self._table
 
     def eval(self, split: str):
         ds = self.prepared(split).batch(self.batch_size)
