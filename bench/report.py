@@ -36,6 +36,12 @@ def _cpu_table(rows) -> str:
     return "\n".join(lines)
 
 
+def _xla_sentence(row: dict, model: str) -> str:
+    ratio = row["ratio"]
+    return (f"XLA is {'faster' if ratio > 1 else 'slower'} for {model} "
+            f"({row['ours']:,.4g} against {row['reference']:,.4g} img/s, {ratio:.2f}x)")
+
+
 def _header(cpu: dict) -> str:
     m, v = cpu["machine"], cpu["versions"]
     mem = f", {m['memory_gib']:g} GiB" if m.get("memory_gib") else ""
@@ -167,14 +173,14 @@ What the rows say:
 - **Trainer vs Keras `fit`** (same model, data and XLA setting; each timed round makes
   its own iterator, as `fit` does): {r('train LeNet-5: trainer')['ratio']:.2f} for LeNet-5,
   {r('train ResNet-18 64x64: trainer')['ratio']:.2f} for ResNet-18.
-- **XLA on vs off** on this CPU: {r('train LeNet-5: XLA')['ratio']:.2f}x for LeNet-5 and
-  {r('train ResNet-18 64x64: XLA')['ratio']:.2f}x for ResNet-18: TensorFlow's CPU
-  kernels (oneDNN) beat the code XLA's CPU backend compiles. So `--xla auto`, the
-  default, leaves XLA off on CPUs and turns it on with a GPU or TPU; the default trainer
-  runs at {r('train LeNet-5: default')['ratio']:.2f} (LeNet-5) and
-  {r('train ResNet-18 64x64: default')['ratio']:.2f} (ResNet-18) of the faster setting.
-  `run.json` records the choice and why. Under `--deterministic` XLA has no
-  deterministic max-pool gradient: the trainer says so and goes on without XLA.
+- **XLA on vs off** on this CPU: {_xla_sentence(r('train LeNet-5: XLA'), 'LeNet-5')};
+  {_xla_sentence(r('train ResNet-18 64x64: XLA'), 'ResNet-18')}. `--xla auto`, the
+  default, leaves XLA off on CPUs (where TensorFlow's oneDNN kernels often beat the code
+  XLA's CPU backend compiles) and turns it on with a GPU or TPU: the default trainer
+  runs at {r('train LeNet-5: default')['ratio']:.2f} of the faster setting for LeNet-5
+  and {r('train ResNet-18 64x64: default')['ratio']:.2f} for ResNet-18. `run.json`
+  records the choice and why. Under `--deterministic` XLA has no deterministic max-pool
+  gradient: the trainer says so and goes on without XLA.
 - **Input pipeline vs the same batches in memory**: {min(x['ratio'] for x in pipe):.2f} to
   {max(x['ratio'] for x in pipe):.2f}. Augmentation runs on whole batches with vectorised
   ops; what is left is the cores the pipeline's threads share with the training step.
