@@ -192,7 +192,7 @@ What the rows say:
   (ratio {tfl['ratio']:.2f}), {tfl_r['ours']:.2f} ms against {tfl_r['reference']:.2f} ms
   for ResNet-18 (ratio {tfl_r['ratio']:.2f}); the interpreter runs one thread.
   {"ONNX Runtime: " + "; ".join(f"{x['what']}: ratio {x['ratio']:.2f}" for x in onnx) + "."
-   if onnx else "ONNX Runtime is not installed on this machine (the `onnx` extra), so it has no row."}
+   if onnx else "ONNX Runtime is not installed on this machine (the `onnx` extra): no row."}
 - **Sizes**: int8 TFLite is {min(int8):.2f}x to {max(int8):.2f}x of float32.
 
 ## Task quality on `shapes` (CPU, {tasks_day or 'date not recorded'})

@@ -86,7 +86,8 @@ def _signature(key, where, sink):
         p = _PARAM.match(part)
         if not p:
             sink.add(where.at(f"blocks.{name}"), f"cannot read the argument {part.strip()!r} "
-                     f"in {key!r}", "each is a name, name=default or name:type (int, float, bool, str)")
+                     f"in {key!r}", "each is a name, name=default or name:type (int, float, "
+                     "bool, str)")
             return None, None
         arg, kind, default = p.groups()
         if arg in args:

@@ -45,8 +45,8 @@ def reference_markdown() -> str:
             "`$index` is the iteration number.",
             "- `parallel: [[branch], [branch]]` with `merge: concat|add` (default concat).",
             "- `residual: {body: [...], shortcut: [...] | {when: $flag, layers: [...]}}`, "
-            "merged by add (no shortcut: identity), which takes its inputs in the order they are written; `add: $cond` false leaves the body alone "
-            "(no shortcut, no add).",
+            "merged by add (no shortcut: identity), which takes its inputs in the order they "
+            "are written; `add: $cond` false leaves the body alone (no shortcut, no add).",
             "- a block defined under `blocks:` is used like a layer; its first argument is "
             "its primary one.",
             "- `when: $cond` on any layer or block use (`conv: {filters: 8, when: $t > 1}`) "

@@ -36,7 +36,8 @@ def cmd_data(args) -> int:
 
 
 def add_commands(sub, common) -> None:
-    p = sub.add_parser("data", help="check a dataset folder (COCO, VOC, YOLO, class folders) before training")
+    p = sub.add_parser("data", help="check a dataset folder (COCO, VOC, YOLO, class folders) "
+                       "before training")
     p.add_argument("path", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--grid", type=int, default=8, metavar="N",

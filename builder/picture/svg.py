@@ -24,8 +24,9 @@ def box_elements(pic: Picture) -> list[str]:
                    f'{FONT} fill="#57534e">{escape(f.title)}</text></g>')
     for b in pic.boxes:
         out.append(f'<g class="box {b.kind}" id="{escape(b.id)}"><title>{escape(b.id)}: '
-                   f'{escape(b.title)}, {escape(b.detail)}</title><rect x="{_num(b.x)}" y="{_num(b.y)}" '
-                   f'width="{_num(b.w)}" height="{_num(b.h)}" rx="5" fill="{COLOURS[b.family]}" '
+                   f'{escape(b.title)}, {escape(b.detail)}</title><rect x="{_num(b.x)}" '
+                   f'y="{_num(b.y)}" width="{_num(b.w)}" height="{_num(b.h)}" rx="5" '
+                   f'fill="{COLOURS[b.family]}" '
                    f'stroke="#57534e"/><text x="{_num(b.x + 10)}" y="{_num(b.y + 16)}" {FONT} '
                    f'font-weight="bold">{escape(b.title)}</text><text x="{_num(b.x + 10)}" '
                    f'y="{_num(b.y + 32)}" {FONT} fill="#44403c">{escape(b.detail)}</text></g>')

@@ -100,7 +100,9 @@ def _records(path, doc, root, index, ann):
     for i, a in enumerate(doc.get("annotations") or []):
         where = f"{path}: annotations[{i}]"
         if not isinstance(a, dict) or a.get("image_id") not in images:
-            ann.problems.append(Problem(where, f"image_id {a.get('image_id') if isinstance(a, dict) else a!r} is not in images (labels without an image)"))
+            image_id = a.get("image_id") if isinstance(a, dict) else a
+            ann.problems.append(Problem(where, f"image_id {image_id!r} is not in images "
+                                               "(labels without an image)"))
             continue
         name = images[a["image_id"]][0]
         if a.get("category_id") not in index:

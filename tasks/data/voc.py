@@ -83,7 +83,8 @@ def _parse(path: str) -> dict:
         tree = ET.parse(path)
     except ET.ParseError as exc:
         line, col = exc.position
-        raise DataError(f"{path}:{line}:{col + 1}: not valid XML: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        reason = str(exc).split(":")[0]
+        raise DataError(f"{path}:{line}:{col + 1}: not valid XML: {reason}") from None
     root = tree.getroot()
     try:
         size = root.find("size")
