@@ -19,6 +19,12 @@ def cmd_data(args) -> int:
     if args.grid < 1 or args.grid > 1024:
         print(f"--grid {args.grid}: expected 1 to 1024", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not detect(path) and not any(os.path.isdir(os.path.join(path, d))
+                                    for d in os.listdir(path)):
+        print(f"kspec data {path}: no COCO (annotations/instances_*.json), Pascal VOC "
+              "(Annotations/ + JPEGImages/) or YOLO (data.yaml) layout here, and no class "
+              "folders (PATH/<class>/*.png) or images/ folder", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         if detect(path):
             d = describe(read_annotated(path), args.grid)
