@@ -128,8 +128,7 @@ def input_work_rows(quick: bool) -> list:
     spec, task, source, _, _ = _setup("specs/small_cnn.yaml", [], batch)
     aug = {"hflip": True, "crop": 0.1, "brightness": 0.1}
     pipe = Pipeline(source, task, spec, batch_size=batch, seed=0, augment_settings=aug)
-    for _ in pipe.prepared("train"):
-        pass  # the cache is filled in the first epoch, once per worker either way
+    pipe.table()  # read and decoded in the first epoch, once per worker either way
     steps = 20 if quick else 150
 
     def work(workers):
@@ -164,8 +163,7 @@ def pipeline_rows(quick: bool) -> list:
             live = Pipeline(source, task, spec, batch_size=batch, seed=0, cache=cached,
                             augment_settings=aug)
             if cached:
-                for _ in live.prepared("train"):
-                    pass  # fill the cache, as the first epoch does
+                live.table()  # read and decoded once, as the first epoch does
             real = _trainer_rate(step, live.train(1).repeat(), batch, steps)
             memory = _trainer_rate(step, in_memory(live.train(1), 16), batch, steps)
             a, b = alternate(real, memory, 1 if quick else 3)

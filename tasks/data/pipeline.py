@@ -90,8 +90,8 @@ class Pipeline:
         step, for the replicas it feeds. A worker gathers, augments and makes targets of
         its own examples only (the work that repeats every epoch); each example is
         augmented as it would be with one worker (`augment`'s `part`), so the batches do
-        not depend on the number of workers. Decoding happens once, in the first epoch,
-        as before (every worker keeps the prepared split in memory, as `cache()` did)."""
+        not depend on the number of workers. Decoding happens once, in the first epoch
+        (every worker keeps the prepared split in memory, `table`)."""
         parts = workers * replicas
         if self.batch_size % parts:
             raise DataError(f"batch {self.batch_size} cannot be split over {parts} replicas")
@@ -136,7 +136,12 @@ class Pipeline:
         """The prepared training split as tensors, examples along the first axis (read and
         decoded once; every field has a fixed shape after `_prepare`)."""
         if self._table is None:
-            self._table = self.prepared("train").batch(2 ** 31 - 1).get_single_element()
+            if "train" not in self.source.splits:
+                raise DataError(f"dataset {self.source.name} has no split 'train'")
+            # From the uncached examples: the table is the one copy kept in memory.
+            prepared = self.source.splits["train"].map(self._prepare,
+                                                       num_parallel_calls=tf.data.AUTOTUNE)
+            self._table = prepared.batch(2 ** 31 - 1).get_single_element()
         return self._table
 
     def eval(self, split: str):
