@@ -145,3 +145,13 @@ def type_name(value) -> str:
     if isinstance(value, str) and len(value) > 60:
         return f"str {value[:40]!r}... ({len(value):,} characters)"
     return f"{type(value).__name__} {value!r}"
+
+
+def use_sites(uses: list) -> str:
+    """`in block bottleneck used at line 33, within stage used at line 44`: where an
+    error inside a block came from (innermost use first)."""
+    if not uses:
+        return ""
+    (inner, line), *outer = reversed(uses)
+    text = f"in block {inner} used at line {line}"
+    return text + "".join(f", within {b} used at line {n}" for b, n in outer)

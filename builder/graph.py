@@ -5,7 +5,8 @@ a Keras name derived from its place in the spec (`stage6.repeat1_2.bottleneck0`
 style, or its `id`) and a spec path for messages. Items whose `when:` is false
 are skipped. Shapes are inferred as nodes are added, so a block can read its
 input's shape (`$in.channels`). The nesting of blocks, branches and residuals is
-kept as an outline (`Group`) for `kspec draw`. Nothing here imports Keras.
+kept as an outline (`Group`) for `kspec draw`. `repeat`, `parallel` and `residual`
+are in `structure.py`. Nothing here imports Keras.
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .argtypes import BOOL, STR, Arg
-from .check import check_args, check_value, key_where, resolve, where_of
-from .errors import ErrorSink, Where, did_you_mean, type_name
-from .expr import ExprError, UnknownValue
+from .check import check_args, check_value, key_where, where_of
+from .errors import ErrorSink, Where, did_you_mean, type_name, use_sites
+from .expr import UnknownValue
 from .registry import LAYERS, UNIVERSAL_ARGS, Inferred
 from .shapes import infer_nodes
+from .structure import StructuralItems
 from .yaml_loader import SpecMap
 
 STRUCTURAL = ("repeat", "parallel", "residual")
@@ -80,7 +82,7 @@ class _TooBig(Exception):
     pass
 
 
-class Expander:
+class Expander(StructuralItems):
     """Walks layer items with an argument environment, appending nodes to a graph."""
 
     def __init__(self, blocks: dict, defaults: dict, spec_args: dict, sink: ErrorSink,
@@ -279,89 +281,6 @@ class Expander:
                            "twice")
             self.graph.ids[got] = out
 
-    # -- structure ---------------------------------------------------------------------
-    def repeat(self, item, value, where, env, cur, path, name) -> str:
-        self.allow_keys(item, ("repeat", "layers", "first", "id", "when"), where, path)
-        try:
-            count = resolve(value, env)
-        except ExprError as exc:
-            self.error(where_of(item, "repeat", where).at(path), str(exc))
-            return cur
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            self.error(where_of(item, "repeat", where).at(path), "repeat count must be an "
-                       f"integer >= 0, received {type_name(count)}")
-            return cur
-        if "layers" not in item:
-            self.error(where.at(path), "repeat needs `layers:` (the repeated list)")
-            return cur
-        for k in range(count):
-            self.count_work(where, path)
-            key = "first" if k == 0 and "first" in item else "layers"
-            cur = self.items(item[key], {**env, "index": k}, cur, f"{path}#{k}.{key}", f"{name}_{k}",
-                             where_of(item, key, where))
-        return cur
-
-    def parallel(self, item, value, where, env, cur, path, name) -> str:
-        self.allow_keys(item, ("parallel", "merge", "id", "when"), where, path)
-        merge = item.get("merge", "concat")
-        if merge not in ("concat", "add"):
-            self.error(where_of(item, "merge", where).at(path + ".merge"),
-                       f"merge must be concat or add, received {type_name(merge)}")
-            return cur
-        if not isinstance(value, list) or not value:
-            self.error(where.at(path), "parallel needs a list of branches (each a list of layers)")
-            return cur
-        outs = []
-        with self.group("parallel", f"parallel ({merge})"):
-            for j, branch in enumerate(value):
-                bw = where_of(value, j, where)
-                branch = branch if isinstance(branch, list) else _as_list(branch, bw)
-                with self.group("branch", f"branch {j}"):
-                    outs.append(self.items(branch, env, cur, f"{path}[{j}]", f"{name}.b{j}", bw))
-        return self.merge_node(merge, tuple(outs), name, path, where)
-
-    def residual(self, item, value, where, env, cur, path, name) -> str:
-        self.allow_keys(item, ("residual", "id", "when"), where, path)
-        if not isinstance(value, dict) or "body" not in value:
-            self.error(where.at(path), "residual needs `body:` (and optionally `shortcut:`)")
-            return cur
-        self.allow_keys(value, ("body", "shortcut", "add"), where, path)
-        add = self.flag(value, "add", where, path, env)
-        if add is None:
-            return cur
-        if not add:  # the body alone: MobileNetV2 adds only where the shapes agree
-            return self.items(value["body"], env, cur, path + ".body", f"{name}.body",
-                              where_of(value, "body", where))
-        short = cur
-        sc = value.get("shortcut")
-        sw = where_of(value, "shortcut", where)
-        if isinstance(sc, dict):
-            self.allow_keys(sc, ("when", "layers"), sw, path + ".shortcut")
-            when = self.flag(sc, "when", sw, path + ".shortcut", env)
-            sc = sc.get("layers", []) if when else None
-        # The shortcut is built before the body, as keras.applications does, so weights
-        # come out in the same order.
-        with self.group("residual", "residual"):
-            with self.group("branch", "shortcut"):
-                if sc:
-                    short = self.items(sc, env, cur, path + ".shortcut", f"{name}.shortcut", sw)
-            with self.group("branch", "body"):
-                body = self.items(value["body"], env, cur, path + ".body", f"{name}.body",
-                                  where_of(value, "body", where))
-        # The add takes its inputs in the order the spec writes `shortcut:` and `body:`
-        # (ResNet adds the shortcut first, Xception the body): Keras orders the weights
-        # of a functional model by walking each merge's inputs in order.
-        keys = list(value)
-        order = (body, short) if "shortcut" in keys and keys.index("body") < keys.index(
-            "shortcut") else (short, body)
-        return self.merge_node("add", order, name, path, where)
-
-    def flag(self, mapping, key, where, path, env) -> bool | None:
-        """A true/false key of a structural item (default true); None after an error."""
-        got = check_value(mapping.get(key, True), Arg(key, BOOL),
-                          where_of(mapping, key, where).at(f"{path}.{key}"), self.sink, env)
-        return got if isinstance(got, bool) else None
-
     def merge_node(self, kind, inputs, name, path, where) -> str:
         if len(set(inputs)) == 1 and len(inputs) == 1:
             return inputs[0]
@@ -401,7 +320,7 @@ class Expander:
             return cur
         self.stack.append(kind)
         self.uses.append((kind, where.line))
-        self.sink.context = _use_sites(self.uses)
+        self.sink.context = use_sites(self.uses)
         try:
             with self.group("block", kind, typed):
                 out = self.items(bdef.layers, {**self.spec_args, **typed,
@@ -410,7 +329,7 @@ class Expander:
         finally:
             self.stack.pop()
             self.uses.pop()
-            self.sink.context = _use_sites(self.uses)
+            self.sink.context = use_sites(self.uses)
         if universal.get("id"):
             self.graph.ids[universal["id"]] = out
         return out
@@ -466,23 +385,6 @@ class Expander:
 
 
 WHEN = Arg("when", BOOL, None, "the item is left out when this is false")
-
-
-def _use_sites(uses: list) -> str:
-    """`in block bottleneck used at line 33, within stage used at line 44`: where an
-    error inside a block came from (innermost use first)."""
-    if not uses:
-        return ""
-    (inner, line), *outer = reversed(uses)
-    text = f"in block {inner} used at line {line}"
-    return text + "".join(f", within {b} used at line {n}" for b, n in outer)
-
-
-def _as_list(item, where):
-    from .yaml_loader import SpecList
-    out = SpecList([item])
-    out.where, out.item_where = where, [where]
-    return out
 
 
 def expand(layers, blocks, defaults, spec_args, sink, where,
