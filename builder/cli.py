@@ -77,6 +77,7 @@ def cmd_draw(args) -> int:
         pic = layout(spec, args.depth)
         text, what = to_svg(pic), f"{len(pic.boxes)} boxes, {len(pic.edges)} arrows"
     folder = os.path.dirname(os.path.abspath(out))
+    tmp = None
     try:
         # A temporary file beside the target, renamed over it: never half a picture.
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(out)}.", dir=folder)
@@ -87,6 +88,8 @@ def cmd_draw(args) -> int:
         os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
         os.replace(tmp, out)
     except OSError as exc:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)  # a full disk or a folder in the way: no half picture is left
         print(f"cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"wrote {out} ({spec.name}: {what})")

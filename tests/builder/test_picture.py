@@ -126,14 +126,17 @@ def test_draw_from_a_fresh_folder_with_relative_paths(tmp_path):
     (["specs/lenet5.yaml", "--out", "missing/x.svg"], "cannot write missing/x.svg"),
     (["specs/lenet5.yaml", "--depth", "-1"], "--depth -1: expected 0 to 32"),
     (["specs/nope.yaml"], "nope.yaml"),
+    (["specs/lenet5.yaml", "--out", "taken.svg"], "cannot write taken.svg"),
     (["broken.yaml"], "broken.yaml:3:"),
 ])
 def test_draw_mistakes_are_exit_2_with_a_message(tmp_path, args, words):
     shutil.copytree(SPECS, tmp_path / "specs")
     (tmp_path / "broken.yaml").write_text("name: b\ninput: {shape: [8]}\nlayers: [dense: 0]\n")
+    (tmp_path / "taken.svg").mkdir()  # a folder where the picture would go
     res = run_draw(args, tmp_path)
     assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr
-    assert not [p for p in os.listdir(tmp_path) if p.endswith((".svg", ".png", ".tmp"))]
+    left = [p for p in os.listdir(tmp_path) if p not in ("specs", "broken.yaml", "taken.svg")]
+    assert not left, left  # no picture, no temporary file
 
 
 def chromium():
