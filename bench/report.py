@@ -2,7 +2,6 @@
 
     python -m bench --out docs/bench-cpu.json
     python -m bench.tasks --out docs/bench-tasks-cpu.json
-    python -m bench.tasks --only fine_tuning --out docs/bench-finetune-cpu.json
     python -m bench.report
 """
 from __future__ import annotations
@@ -13,7 +12,6 @@ import time
 
 CPU, TASKS, OUT = "docs/bench-cpu.json", "docs/bench-tasks-cpu.json", "docs/performance.md"
 GPU = "docs/bench-gpu.json"  # from bench.gpu --out; absent until a GPU run
-FINE_TUNE = "docs/bench-finetune-cpu.json"  # bench.tasks --only fine_tuning: its own run
 METRIC = {"classification": "accuracy", "localization": "iou",
           "classification_localization": "iou", "detection": "map50", "mask_detection": "map50",
           "segmentation": "mean_iou", "autoencoder": "mse"}
@@ -42,6 +40,16 @@ def _xla_sentence(row: dict, model: str) -> str:
             f"({row['ours']:,.4g} against {row['reference']:,.4g} img/s, {ratio:.2f}x)")
 
 
+def _ratios(rows) -> str:
+    """Each row's ratio, with the model it is for."""
+    return ", ".join(f"{x['ratio']:.2f} ({x['what'].rsplit(', ', 1)[-1]})" for x in rows)
+
+
+def _timing_cost(row: dict) -> str:
+    return (f"{row['ours']:.1f} s against {row['reference']:.1f} s for the same steps at "
+            "the faster setting")
+
+
 def _header(cpu: dict) -> str:
     m, v = cpu["machine"], cpu["versions"]
     mem = f", {m['memory_gib']:g} GiB" if m.get("memory_gib") else ""
@@ -50,16 +58,15 @@ def _header(cpu: dict) -> str:
                                              "onnxruntime") if k in v)
     return (f"Measured {cpu['measured_at']} on {m['cpu']} ({m['cpus']} CPUs{mem}, "
             f"{m['system']}), Python {v['python']}, {libs}, oneDNN {onednn}, kspec "
-            f"{v.get('kspec_commit', '(commit unknown)')}. Command: `{cpu['command']}`; "
-            f"{cpu['rounds']} alternated rounds per row.")
+            f"{v.get('kspec_commit', '(commit unknown)')}. Command: `{cpu['command']}`"
+            + (f"; {cpu['rounds']} alternated rounds per row." if "rounds" in cpu else "."))
 
 
-def _fine_tuning(r, day: str = "") -> str:
+def _fine_tuning(r) -> str:
     if not r:
         return ""
     return f"""
-**Fine-tuning** (`init:`), measured {day or 'on a day not recorded'} with
-`python -m bench.tasks --only fine_tuning --out {FINE_TUNE}`: `{r['spec']}` pretrained
+**Fine-tuning** (`init:`), in the same run: `{r['spec']}` pretrained
 on `{r['pretrain_data']}` (the main object's class; {r['pretrain_seconds']:.0f} s), then
 trained for {r['steps']} steps on the small labelled training split of another variant
 (`{r['data']}`). Test accuracy {r['accuracy_fine_tuned']:.4f} from the pretrained
@@ -134,11 +141,12 @@ def measured_on(path: str) -> str:
     return day or time.strftime("%Y-%m-%d", time.localtime(os.path.getmtime(path)))
 
 
-def render(cpu, tasks, gpu=None, gpu_written: str = "", tasks_day: str = "",
-           fine_tune=None, fine_tune_day: str = "") -> str:
+def render(cpu, tasks_doc, gpu=None, gpu_written: str = "") -> str:
     rows = cpu["rows"]
+    tasks = tasks_doc.get("tasks", tasks_doc)
     r = lambda start: _row(rows, start)  # noqa: E731
     pipe = [x for x in rows if x["what"].startswith("input pipeline")]
+    first = [x for x in rows if x["what"].startswith("first epoch")]
     missed = [x["what"] for x in rows if x.get("met") is False]
     verified = all(x.get("verified", True) for x in rows)
     tfl, tfl_r = r("TFLite float32 latency vs tf.function, LeNet"), \
@@ -174,19 +182,31 @@ What the rows say:
   its own iterator, as `fit` does): {r('train LeNet-5: trainer')['ratio']:.2f} for LeNet-5,
   {r('train ResNet-18 64x64: trainer')['ratio']:.2f} for ResNet-18.
 - **XLA on vs off** on this CPU: {_xla_sentence(r('train LeNet-5: XLA'), 'LeNet-5')};
-  {_xla_sentence(r('train ResNet-18 64x64: XLA'), 'ResNet-18')}. `--xla auto`, the
-  default, leaves XLA off on CPUs (where TensorFlow's oneDNN kernels often beat the code
-  XLA's CPU backend compiles) and turns it on with a GPU or TPU: the default trainer
-  runs at {r('train LeNet-5: default')['ratio']:.2f} of the faster setting for LeNet-5
-  and {r('train ResNet-18 64x64: default')['ratio']:.2f} for ResNet-18. `run.json`
-  records the choice and why. Under `--deterministic` XLA has no deterministic max-pool
-  gradient: the trainer says so and goes on without XLA.
-- **Input pipeline vs the same batches in memory**: {min(x['ratio'] for x in pipe):.2f} to
-  {max(x['ratio'] for x in pipe):.2f}. Augmentation runs on whole batches with vectorised
-  ops; what is left is the cores the pipeline's threads share with the training step.
+  {_xla_sentence(r('train ResNet-18 64x64: XLA'), 'ResNet-18')}. Which is faster
+  depends on the model, so `--xla auto`, the default, turns XLA on with a GPU or TPU and,
+  on CPUs, times the first steps of a run both ways and keeps the faster (a run with
+  less than a minute of training left stays without XLA; so do `--deterministic` runs
+  and clusters, where the choice must not depend on timing). The default trainer runs
+  at {r('train LeNet-5: default')['ratio']:.2f} of the faster setting for LeNet-5
+  ({r('train LeNet-5: default')['note']}) and
+  {r('train ResNet-18 64x64: default')['ratio']:.2f} for ResNet-18
+  ({r('train ResNet-18 64x64: default')['note']}). The timing costs once per run
+  {_timing_cost(r('train LeNet-5: --xla auto'))} for LeNet-5 and
+  {_timing_cost(r('train ResNet-18 64x64: --xla auto'))} for ResNet-18, both compiles
+  included. `run.json` records the choice and why. Under `--deterministic` XLA has no
+  deterministic max-pool gradient: with `--xla on` the trainer says so and goes on
+  without XLA.
+- **Input pipeline vs the same batches in memory**, after the first epoch:
+  {_ratios(pipe)}. The split is decoded once, into memory; each epoch gathers and
+  augments it (vectorised, several batches per call) on one thread, which shares the
+  CPU's cores with the training step. The first epoch also reads and decodes the split:
+  {_ratios(first)}.
 - **Input work per worker**: with two workers each gathers, augments and makes targets
   for its own slices of every global batch only: {r('input work')['ratio']:.2f} of the
-  work one worker does alone (CPU time of the pipeline for the same steps).
+  work one worker does alone (CPU time of the pipeline over one epoch); what does not
+  halve is the cost of each batch handed to the step. Evaluation is shared the same
+  way: each worker evaluates its share of the split and the sums (or, for detection's
+  mAP, the detections) are combined, so every worker reports the whole split's figures.
 - **TFLite vs the same model compiled by TensorFlow** (`tf.function`, one image,
   warmed up): {tfl['ours']:.3f} ms against {tfl['reference']:.3f} ms for LeNet-5
   (ratio {tfl['ratio']:.2f}), {tfl_r['ours']:.2f} ms against {tfl_r['reference']:.2f} ms
@@ -195,17 +215,17 @@ What the rows say:
    if onnx else "ONNX Runtime is not installed on this machine (the `onnx` extra): no row."}
 - **Sizes**: int8 TFLite is {min(int8):.2f}x to {max(int8):.2f}x of float32.
 
-## Task quality on `shapes` (CPU, {tasks_day or 'date not recorded'})
+## Task quality on `shapes` (CPU)
 
-Command: `python -m bench.tasks --out {TASKS}` (each task trained with `train.py
---no-xla`, scored with `kspec evaluate` on the test split). This file predates the
-benchmarks' run headers: its date is that of the commit that wrote it.
+{_header(tasks_doc) if "machine" in tasks_doc else "Measured on a day not recorded."}
+Each task is trained with `train.py --no-xla` and scored with `kspec evaluate` on the
+test split.
 
 {_task_table(tasks)}
 
 Detection by masks (`mask_detection`) has no bar of its own; it is held to the grid
 detector's.
-{_fine_tuning(tasks.get("fine_tuning") or (fine_tune or {}).get("fine_tuning"), fine_tune_day)}
+{_fine_tuning(tasks.get("fine_tuning"))}
 {_gpu_section(gpu, gpu_written)}
 """
 
@@ -221,12 +241,7 @@ def page() -> str:
         with open(GPU) as fh:
             gpu = json.load(fh)
         written = measured_on(GPU)
-    fine_tune, fine_tune_day = None, ""
-    if os.path.exists(FINE_TUNE):
-        with open(FINE_TUNE) as fh:
-            fine_tune = json.load(fh)
-        fine_tune_day = measured_on(FINE_TUNE)
-    return render(cpu, tasks, gpu, written, measured_on(TASKS), fine_tune, fine_tune_day)
+    return render(cpu, tasks, gpu, written)
 
 
 def main() -> int:

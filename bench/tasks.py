@@ -101,7 +101,7 @@ def run_task(name: str, folder: str, quick: bool) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.tasks")
-    p.add_argument("--out", help="write {task: metrics} as JSON")
+    p.add_argument("--out", help="write the run's header and {task: metrics} as JSON")
     p.add_argument("--quick", action="store_true", help="a few steps each (a smoke run)")
     p.add_argument("--only", nargs="+", choices=sorted(TASKS) + ["fine_tuning"],
                    default=list(TASKS) + ["fine_tuning"])
@@ -122,8 +122,11 @@ def main(argv=None) -> int:
                   f"{'ok' if r['passes'] else 'BELOW BAR'}  ({r['train_seconds']:.0f} s)",
                   flush=True)
     if args.out:
+        from .meta import run_info
+        doc = {**run_info(["bench.tasks"] + (argv if argv is not None else sys.argv[1:])),
+               "quick": args.quick, "tasks": results}
         with open(args.out, "w") as fh:
-            json.dump(results, fh, indent=1)
+            json.dump(doc, fh, indent=1)
     return 0
 
 

@@ -11,6 +11,23 @@ from .agreement import pick, rel_diff
 from .data.sources import DataError
 
 
+class OneWorker:
+    """Evaluation by one process: the whole split, nothing to combine. A cluster's
+    trainer passes its own (`trainer.eval_shard.Workers`): `index` of `count` workers,
+    `sum` adds arrays over the workers, `gather` concatenates them in worker order."""
+
+    index, count = 0, 1
+
+    def sum(self, arrays: list) -> list:
+        return list(arrays)
+
+    def gather(self, arrays: list) -> list:
+        return list(arrays)
+
+
+ONE_WORKER = OneWorker()
+
+
 class Task:
     """Base of every task. Subclasses set `name`, `needs` and implement the hooks."""
 
@@ -72,17 +89,30 @@ class Task:
         for m in metrics:
             m.update_state(y_true, y_pred)
 
-    def evaluate(self, predict, pipeline, split: str) -> dict:
-        """Mean loss and the task's metrics over one split; `predict` maps x to outputs."""
+    def evaluate(self, predict, pipeline, split: str, shard=ONE_WORKER) -> dict:
+        """Mean loss and the task's metrics over one split; `predict` maps x to outputs.
+
+        With several workers (`shard`), each evaluates its share of the split and the
+        sums are added across them: the loss's, and every metric's state (Keras' mean,
+        accuracy, error and IoU metrics all keep sums), so each worker gets the result
+        of the whole split."""
+        import numpy as np
         import tensorflow as tf
         metrics = self.make_metrics()
         total, count = 0.0, 0
-        for x, y in pipeline.eval(split):
+        for x, y in pipeline.eval(split, shard.index, shard.count):
             pred = predict(x)
             per_example = self.loss(y, pred)
             total += float(tf.reduce_sum(tf.cast(per_example, tf.float32)))
             count += int(tf.shape(per_example)[0])
             self.update_metrics(metrics, y, pred)
+        if shard.count > 1:
+            state = [v for m in metrics for v in m.variables]
+            summed = shard.sum([np.array([total, count], np.float64)]
+                               + [np.asarray(v.numpy(), np.float64) for v in state])
+            total, count = float(summed[0][0]), int(summed[0][1])
+            for var, value in zip(state, summed[1:]):
+                var.assign(value.astype(var.dtype))
         out = {"loss": total / max(count, 1)}
         out.update({m.name: float(m.result()) for m in metrics})
         return out

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from .agreement import Check, pick
-from .base import Task
+from .base import ONE_WORKER, Task
 from .boxes import average_precision, coco_map
 
 # Evaluation keeps every detection worth ranking, as VOC and COCO score them; the
@@ -93,13 +93,15 @@ class Detection(Task):
     def primary_metric(self):
         return "map50", "max"
 
-    def evaluate(self, predict, pipeline, split):
+    def evaluate(self, predict, pipeline, split, shard=ONE_WORKER):
         """Loss, mAP@0.5 (VOC's measure) and mAP@[.5:.95] (COCO's) over the split, by
         COCO's protocol: every detection above a score of 0.001, up to 100 per image;
-        crowds and `difficult` objects neither missed nor false positives."""
-        out = super().evaluate(predict, pipeline, split)
+        crowds and `difficult` objects neither missed nor false positives. With several
+        workers each detects on its share; detections and truths are gathered so that
+        every worker scores the whole split."""
+        out = super().evaluate(predict, pipeline, split, shard)
         detections, truths = [], []
-        for batch in pipeline.prepared_batches(split):
+        for batch in pipeline.prepared_batches(split, shard.index, shard.count):
             flags = [batch[k].numpy() if k in batch else np.zeros(batch["box_labels"].shape, bool)
                      for k in ("box_ignore", "box_crowd")]
             for found, boxes, labels, ignore, crowd in zip(
@@ -108,6 +110,8 @@ class Detection(Task):
                 keep = labels >= 0
                 truths.append((boxes[keep], labels[keep], ignore[keep], crowd[keep]))
                 detections.append(found)
+        if shard.count > 1:
+            detections, truths = _gathered(shard, detections, truths)
         out["map50"] = coco_map(detections, truths, self.classes, (0.5,))
         out["map"] = coco_map(detections, truths, self.classes)
         return out
@@ -177,3 +181,33 @@ class Detection(Task):
                     o["name"] = class_names[o["class"]]
             out.append({"objects": objects, "box_format": "ymin,xmin,ymax,xmax"})
         return out
+
+
+def _gathered(shard, detections: list, truths: list) -> tuple[list, list]:
+    """Every worker's per-image detections and truths, in worker order. Each field
+    travels as one float64 array (exact for the labels and flags too), its per-image
+    lists padded to EVAL_MAX_BOXES rows, with the count per image."""
+    empty_found = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
+    empty_truth = (np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros(0, bool),
+                   np.zeros(0, bool))
+
+    def pack(items, empty):
+        rows = items or [empty]  # a worker with no images still sends zero-row arrays
+        arrays = [np.array([len(item[0]) for item in rows], np.float64)]
+        for i, first in enumerate(rows[0]):
+            field = np.zeros((len(rows), EVAL_MAX_BOXES) + first.shape[1:], np.float64)
+            for row, item in enumerate(rows):  # truths (at most MAX_OBJECTS) fit too
+                field[row, :len(item[i])] = item[i]
+            arrays.append(field)
+        return [a[:len(items)] for a in arrays], [f.dtype for f in rows[0]]
+
+    def unpack(arrays, dtypes):
+        count, fields = arrays[0].astype(int), arrays[1:]
+        return [tuple(f[row, :n].astype(d) for f, d in zip(fields, dtypes))
+                for row, n in enumerate(count)]
+
+    found, found_types = pack(detections, empty_found)
+    truth, truth_types = pack(truths, empty_truth)
+    arrays = shard.gather(found + truth)
+    return (unpack(arrays[:len(found)], found_types),
+            unpack(arrays[len(found):], truth_types))

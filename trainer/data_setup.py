@@ -42,8 +42,10 @@ def open_data(args, spec, global_batch: int) -> TrainingData:
     check_memory(spec)
     task = make_task(spec)
     notes = check_data(source, spec, task)
+    from .strategy import accelerator
     pipeline = Pipeline(source, task, spec, batch_size=global_batch, seed=args.seed,
-                        augment_settings=spec.train["augment"])
+                        augment_settings=spec.train["augment"],
+                        shares_cores=accelerator() is None)
     per_epoch = pipeline.steps_per_epoch()
     if per_epoch == 0:
         raise OptionError(f"dataset {args.data}, split train has fewer examples "

@@ -101,8 +101,10 @@ def train_loop(s) -> None:
                 done += 1
                 window.add(s.step(x, y), step_number)
                 if first_step:
-                    s.first_step_done()
+                    s.first_step_done(step_number)
                     first_step = False
+                if s.step.decision_made():
+                    s.xla_decided()
                 due = step_number % s.spec.train["checkpoint_every"] == 0
                 if due or preemption.requested or len(window.pending) >= LOSS_WINDOW:
                     _account(s, window.flush(), step_number, done, start)
@@ -202,6 +204,7 @@ def _nan_message(what: str, step: int, s) -> str:
 
 def _end_epoch(s, epoch: int) -> None:
     ck = s.checkpoints
+    s.align_workers()
     wall = float(ck.epoch_seconds.numpy())
     steps_run = int(ck.epoch_steps.numpy())
     row = {"epoch": epoch + 1, "step": int(ck.step.numpy()),

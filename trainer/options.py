@@ -44,7 +44,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
                    choices=["float32", "mixed_float16", "mixed_bfloat16"])
     p.add_argument("--xla", default="auto", choices=["auto", "on", "off"],
                    help="compile the training step with XLA. auto (default): on with a GPU or "
-                   "TPU, off on CPUs, where TensorFlow's own kernels train faster")
+                   "TPU; on CPUs, where it is faster for some models only, a run of a minute "
+                   "or more times its first steps both ways and keeps the faster")
     p.add_argument("--no-xla", dest="xla", action="store_const", const="off",
                    help="the same as --xla off")
     p.add_argument("--strategy", default="auto", choices=["auto", "one", "mirrored", "multiworker"])

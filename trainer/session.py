@@ -11,8 +11,9 @@ class Session:
 
     The loop reads all of them and changes only these: the counters of `checkpoints`
     (step, epoch, position, running sums, best metric, phase), the variables of `model`
-    and `optimizer` (through `step`), `step.xla` when XLA cannot compile the step, and,
-    through `enter_epoch`, which layers train and the learning rate's scale.
+    and `optimizer` (through `step`, and `align_workers` at an epoch's end), `step.xla`
+    when XLA cannot compile the step or `--xla auto` times it, and, through
+    `enter_epoch`, which layers train and the learning rate's scale.
 
     Fields:
         args: the parsed command-line options.
@@ -26,13 +27,16 @@ class Session:
             every layer, frozen ones too, so both phases of fine-tuning share one checkpoint.
         schedule: the learning-rate schedule (`trainer.optim.WarmupSchedule`).
         step: the compiled training step (`trainer.step.TrainStep`); `step.xla` is in effect.
-        xla_reason: why XLA was chosen on or off (`--xla on`, `auto: CPU`, ...).
+        xla_reason: why XLA started on or off (`--xla on`, `auto: GPU`, ...); after
+            `--xla auto` timed both ways, `step.measurement.verdict` says what it found.
         predict: the compiled inference call used for validation.
         checkpoints: the checkpoint and its counters (`trainer.checkpoint.Checkpoints`).
         writer: TensorBoard's summary writer (a no-op writer off the chief).
         plugins: where each `--plugin` module was imported from (recorded in run.json).
         init_report: what `init:` copied into the model (`trainer.pretrained.initialise`),
             recorded in run.json; None without `init:`.
+        eval_shard: this worker's share of evaluation and how shares are combined
+            (`trainer.eval_shard`); None: the whole split, in this process.
     """
 
     args: object
@@ -54,6 +58,7 @@ class Session:
     writer: object
     plugins: list
     init_report: dict | None = None
+    eval_shard: object = None
 
     @property
     def task(self):
@@ -76,7 +81,16 @@ class Session:
         return self.args.precision
 
     def evaluate(self, split: str) -> dict:
-        return self.task.evaluate(self.predict, self.data.pipeline, split)
+        if self.eval_shard is None:
+            return self.task.evaluate(self.predict, self.data.pipeline, split)
+        return self.task.evaluate(self.predict, self.data.pipeline, split, self.eval_shard)
+
+    def align_workers(self) -> None:
+        """At an epoch's end, before evaluation and the checkpoint: with several workers,
+        the statistics each updated from its own examples are averaged
+        (`trainer.eval_shard.Workers.average`), so all evaluate and save the same model."""
+        if self.eval_shard is not None:
+            self.eval_shard.average(self.model.non_trainable_variables)
 
     def write_run_json(self) -> None:
         from .resume import model_hash
@@ -115,16 +129,25 @@ class Session:
             self.step.reset()  # traced again with what trains now, and the rate's scale
 
     def xla_choice(self) -> str:
-        """What decided the XLA state in effect: "auto: CPU", "--xla on", or a failed compile."""
+        """What decided the XLA state in effect: "auto: CPU, measured ...", "--xla on", or
+        a failed compile."""
+        measured = self.step.measurement
         if self.step.fallback:
-            return f"{self.xla_reason}, then off: the compile failed ({self.step.fallback})"
+            why = "auto: CPU, timing both" if measured else self.xla_reason
+            return f"{why}, then off: the compile failed ({self.step.fallback})"
+        if measured is not None and measured.verdict:
+            return measured.verdict
         return self.xla_reason
 
-    def first_step_done(self) -> None:
-        """After the first step the XLA state is known: record it, and say it."""
+    def first_step_done(self, step_number: int) -> None:
+        """After the first step the XLA state is known (or being timed): record it, and
+        say it."""
         import tensorflow as tf
 
         from .strategy import cluster_started
+        if self.step.measuring:
+            self.step.measurement.steps_left = (self.spec.train["epochs"]
+                                                * self.steps_per_epoch - step_number)
         if self.step.fallback:
             self.progress.say(f"XLA compilation failed ({self.step.fallback}); continuing "
                               "without XLA")
@@ -132,10 +155,17 @@ class Session:
         cluster_started()
         hint = ""
         if self.step.xla and not tf.config.list_logical_devices("GPU"):
-            # Measured (docs/performance.md): TF's oneDNN CPU kernels beat XLA's CPU code.
-            hint = "; on CPUs --xla off is often faster"
+            # Measured (docs/performance.md): on CPUs XLA is faster for some models only.
+            hint = "; on CPUs --xla auto times both"
+        if self.step.measuring:
+            return  # said when the timing settles it (`xla_decided`)
         why = "the compile failed" if self.step.fallback else self.xla_reason
         self.progress.say(f"XLA: {'on' if self.step.xla else 'off'} ({why}{hint})")
+
+    def xla_decided(self) -> None:
+        """`--xla auto` settled by timing: record it, and say it."""
+        self.write_run_json()
+        self.progress.say(f"XLA: {'on' if self.step.xla else 'off'} ({self.xla_choice()})")
 
 
 def start_session(args, data, strategy, strategy_name: str) -> Session:
@@ -152,12 +182,15 @@ def start_session(args, data, strategy, strategy_name: str) -> Session:
     from rundir.lock import RunLock
 
     from .checkpoint import Checkpoints
+    from .eval_shard import for_strategy
     from .optim import l2_penalty, make_optimizer, make_schedule
     from .progress import Progress
     from .step import TrainStep, make_predict
-    from .strategy import choose_xla, is_chief
+    from .strategy import is_chief
+    from .xla_auto import choose_xla
     spec, chief = data.spec, is_chief(strategy)
-    xla, xla_reason = choose_xla(args.xla)
+    xla, xla_reason, measure = choose_xla(args.xla, args.deterministic,
+                                          "multiworker" not in strategy_name.lower())
     rundir = RunDir(args.out or default_run_dir(spec.name), chief)
     # One trainer per run directory; in a cluster the chief speaks for all workers.
     lock = RunLock(rundir.path).acquire() if chief else None
@@ -176,12 +209,13 @@ def start_session(args, data, strategy, strategy_name: str) -> Session:
                               spec.train["keep_checkpoints"], chief,
                               getattr(resolver, "task_id", 0) or 0)
     step = TrainStep(model, data.task, optimizer, strategy, spec.train["batch_size"],
-                     l2_penalty(model, spec.train), xla)
+                     l2_penalty(model, spec.train), xla, measure)
     writer = (tf.summary.create_file_writer(rundir.file("logs")) if chief
               else tf.summary.create_noop_writer())
     session = Session(args, spec, data, strategy, strategy_name, chief, rundir, lock,
                       progress, model, optimizer, schedule, step, xla_reason,
-                      make_predict(model), checkpoints, writer, load_plugins(args.plugin))
+                      make_predict(model), checkpoints, writer, load_plugins(args.plugin),
+                      eval_shard=for_strategy(strategy))
     session.enter_epoch(0)
     return session
 

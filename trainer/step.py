@@ -64,24 +64,58 @@ class TrainStep:
     compile can still have run ops without data dependencies (the optimizer's step
     counter), and the step is rebuilt without XLA. Afterwards `xla` says what is in
     effect and `fallback` why XLA was dropped (None when it was not).
+
+    `measure` (`--xla auto` on a CPU, `trainer.xla_auto`): the first steps are timed
+    without XLA, then with it, and the faster is kept; `measurement.verdict` says
+    what was found, and `decision_made()` is true once, at the step that settled it.
     """
 
-    def __init__(self, model, task, optimizer, strategy, global_batch: int, penalty, xla: bool):
+    def __init__(self, model, task, optimizer, strategy, global_batch: int, penalty, xla: bool,
+                 measure: bool = False):
+        from .xla_auto import Measurement
         self.xla, self.fallback = xla, None
+        self.measurement = Measurement() if measure else None
         self._make = lambda xla: make_train_step(model, task, optimizer, strategy, global_batch,
                                                  penalty, xla)
         self._state = optimizer.variables + model.variables
         self._step = None
+        self._off_step = None  # the step without XLA, kept while XLA is timed
+        self._decided = False
+
+    @property
+    def measuring(self) -> bool:
+        return self.measurement is not None and self.measurement.phase != "done"
 
     def reset(self) -> None:
         """Builds the step anew at the next call: what trains has changed (a phase of
-        fine-tuning began). The XLA state in effect is kept."""
-        self._step = None
+        fine-tuning began). The XLA state in effect is kept; a timing window restarts."""
+        self._step = self._off_step = None
+        if self.measuring:
+            self.measurement.restart_window()
+
+    def decision_made(self) -> bool:
+        """True once, after the step at which timing settled the XLA state."""
+        made, self._decided = self._decided, False
+        return made
 
     def __call__(self, x, y):
         """The step's loss (a tensor; the first call returns a float, having waited)."""
-        if self._step is not None:
+        if self._step is None:
+            return self._first_call(x, y)
+        if not self.measuring:
             return self._step(x, y)
+        from .xla_auto import timed
+        loss, seconds = timed(self._step, x, y)
+        decision = self.measurement.add(seconds)
+        if decision == "try XLA":  # built and compiled at the next call, not timed
+            self._off_step, self._step, self.xla = self._step, None, True
+        elif decision is not None:
+            if decision == "drop XLA" and self.xla:
+                self._step, self.xla = self._off_step, False  # None: rebuilt at the next call
+            self._off_step, self._decided = None, True
+        return loss
+
+    def _first_call(self, x, y):
         self._step = self._make(self.xla)
         saved = [v.numpy() for v in self._state] if self.xla else None
         try:
@@ -94,7 +128,11 @@ class TrainStep:
         for var, value in zip(self._state, saved):
             var.assign(value)
         self.xla, self.fallback = False, cause
-        self._step = self._make(False)
+        if self.measuring:  # XLA was being tried: the measurement ends without it
+            self.measurement.phase = "done"
+            self._decided = True
+        self._step = self._off_step or self._make(False)
+        self._off_step = None
         return float(self._step(x, y))
 
 

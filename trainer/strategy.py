@@ -179,16 +179,12 @@ def cluster_started() -> None:
         log.close()
 
 
-def choose_xla(option: str) -> tuple[bool, str]:
-    """Whether to compile the step with XLA, and why: `--xla on|off` as asked; `auto` is on
-    where a GPU or TPU trains and off on CPUs, where TensorFlow's oneDNN kernels beat XLA's
-    CPU code (measured by `python -m bench`, docs/performance.md)."""
-    if option != "auto":
-        return option == "on", f"--xla {option}"
+def accelerator() -> str | None:
+    """"TPU" or "GPU" when this process trains on one, None on CPUs only."""
     for kind in ("TPU", "GPU"):
         if tf.config.list_logical_devices(kind):
-            return True, f"auto: {kind}"
-    return False, "auto: CPU"
+            return kind
+    return None
 
 
 def precision_notes(precision: str) -> list[str]:

@@ -3,10 +3,10 @@
 Boxes and masks move with their images. Vectorised over the batch: one crop-and-
 resize, which also does the flips when there is a crop, or else one gather per flip.
 A per-example map costs more than the small CNNs it feeds on a 2-core machine, and
-the pipeline shares those cores with the training step. Each batch's seed is (run seed, epoch, batch index),
-so `--deterministic` runs see identical augmentations and a resumed run sees what
-the original saw. Runs in tf.data, outside the compiled step (some image ops
-have no XLA kernel).
+the pipeline shares those cores with the training step. The random numbers come from
+(run seed, epoch) and the example's place in the epoch (`draws`), so `--deterministic`
+runs see identical augmentations and a resumed run sees what the original saw. Runs in
+tf.data, outside the compiled step (some image ops have no XLA kernel).
 
 Boxes are (ymin, xmin, ymax, xmax) in [0, 1]; padded boxes (all -1) stay padded.
 """
@@ -15,16 +15,17 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def _per_example(batch: int, seed, lo=0.0, hi=1.0, width: int = 1, part=None):
-    """Random draws for `batch` examples. `part` = (offset, total): the rows
-    [offset, offset + batch) of the draws for `total` examples, so that a worker that
-    augments its slice of a global batch draws what the whole batch would have."""
-    if part is None:
-        return tf.random.stateless_uniform([batch, width], seed, lo, hi)
-    offset, total = part
-    draws = tf.random.stateless_uniform([total, width], seed, lo, hi)
-    offset = tf.cast(offset, tf.int32)
-    return draws[offset:offset + batch]
+# Columns of the per-example draws (`draws`): one uniform in [0, 1) per random choice.
+HFLIP, VFLIP, CROP, BRIGHTNESS = 0, 1, slice(2, 6), 6
+DRAWS = 7
+
+
+def draws(count, seed):
+    """Every random number `augment` uses for `count` examples, [count, DRAWS], from a
+    [2] int seed. A pipeline draws those of a whole epoch at once and hands each call
+    the rows of its examples: an example's augmentation depends on its place in the
+    epoch only, not on how the epoch is cut into calls or shared among workers."""
+    return tf.random.stateless_uniform([count, DRAWS], seed)
 
 
 def _select(do, a, b):
@@ -38,10 +39,6 @@ def _flip_boxes(boxes, axis: int):
     flipped = (tf.stack([ymin, 1 - xmax, ymax, 1 - xmin], -1) if axis == 1
                else tf.stack([1 - ymax, xmin, 1 - ymin, xmax], -1))
     return tf.where(boxes < 0, boxes, flipped)  # padding stays -1
-
-
-def _flip_choice(ex, seed, part=None):
-    return _per_example(tf.shape(ex["image"])[0], seed, part=part)[:, 0] < 0.5
 
 
 def _flip_boxes_of(ex, do, axis: int):
@@ -64,7 +61,7 @@ def _flip(ex, do, axis: int):
     return out
 
 
-def _crop(ex, seed, fraction: float, flips: dict, part=None):
+def _crop(ex, cuts, fraction: float, flips: dict):
     """Cuts up to `fraction` of each side per example, resized back; boxes re-expressed.
 
     `flips` (axis -> which examples) are flips still to apply to the pixels: sampling a
@@ -73,7 +70,7 @@ def _crop(ex, seed, fraction: float, flips: dict, part=None):
     """
     image = ex["image"]
     batch, h, w = tf.shape(image)[0], tf.shape(image)[1], tf.shape(image)[2]
-    cuts = _per_example(batch, seed, 0.0, fraction, width=4, part=part)
+    cuts = cuts * fraction  # [B, 4] in [0, fraction): what each side loses
     windows = tf.stack([cuts[:, 0], cuts[:, 1], 1 - cuts[:, 2], 1 - cuts[:, 3]], -1)
     edges = tf.unstack(windows, axis=1)  # y1, x1, y2, x2
     for axis, do in flips.items():
@@ -112,30 +109,26 @@ def _crop(ex, seed, fraction: float, flips: dict, part=None):
     return out
 
 
-def augment(batch, seed, settings: dict, part=None):
-    """Applies the spec's `train.augment` settings to a batch; `seed` is a [2] int tensor.
-
-    `part` = (offset, total): the batch is rows [offset, ...) of a global batch of
-    `total` examples (one worker's share); each example is augmented exactly as it would
-    be in the whole batch, whatever the number of workers."""
-    seeds = tf.random.experimental.stateless_split(seed, num=4)
+def augment(batch, random, settings: dict):
+    """Applies the spec's `train.augment` settings to a batch; `random` is the batch's
+    rows of `draws` ([B, DRAWS])."""
     ex = dict(batch)
     crop = settings.get("crop")
     flips = {}  # with a crop, the pixels are flipped by the crop's resampling
-    for key, axis, flip_seed in (("hflip", 1, seeds[0]), ("vflip", 0, seeds[1])):
+    for key, axis, column in (("hflip", 1, HFLIP), ("vflip", 0, VFLIP)):
         if settings.get(key):
-            do = _flip_choice(ex, flip_seed, part)
+            do = random[:, column] < 0.5
             if crop:
                 flips[axis] = do
                 ex = _flip_boxes_of(ex, do, axis)
             else:  # flips move uint8 pixels: a quarter of the float traffic
                 ex = _flip(ex, do, axis)
+    # Cast first: crop_and_resize's float32 kernel is faster than its uint8 one (1.7 ms
+    # against 2.3 ms for 64 images of 64x64x3 on one core), the cast included.
     ex["image"] = tf.cast(ex["image"], tf.float32)
     if crop:
-        ex = _crop(ex, seeds[2], crop, flips, part)
+        ex = _crop(ex, random[:, CROP], crop, flips)
     if settings.get("brightness"):
-        n = tf.shape(ex["image"])[0]
-        delta = _per_example(n, seeds[3], -1.0, 1.0, part=part)[:, 0] * \
-            settings["brightness"] * 255.0
+        delta = (random[:, BRIGHTNESS] * 2 - 1) * settings["brightness"] * 255.0
         ex["image"] = tf.clip_by_value(ex["image"] + tf.reshape(delta, [-1, 1, 1, 1]), 0.0, 255.0)
     return ex

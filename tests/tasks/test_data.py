@@ -10,7 +10,7 @@ from PIL import Image
 from builder import load_spec, load_spec_text
 from tasks import make_task
 from tasks.data import DataError, load_source
-from tasks.data.augment import augment
+from tasks.data.augment import augment, draws
 from tasks.data.checks import check_data
 from tasks.data.pipeline import Pipeline
 from tasks.data.sources import from_builder
@@ -88,14 +88,34 @@ def test_two_loads_with_one_seed_are_identical_and_seeds_differ(data_dir):
 
 
 def test_resume_position_skips_exactly(data_dir):
+    """A resumed epoch's batches, augmentation included, are the original's from that
+    batch on, wherever the skip falls among the pipeline's calls."""
     spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=4"])
     source = load_source(SMALL_SHAPES, data_dir)
-    p = Pipeline(source, make_task(spec), spec, batch_size=16, seed=1)
-    full = [y.numpy() for _, y in p.train(2)]
-    resumed = [y.numpy() for _, y in p.train(2, skip_batches=5)]
+    p = Pipeline(source, make_task(spec), spec, batch_size=16, seed=1,
+                 augment_settings={"hflip": True, "crop": 0.15, "brightness": 0.1})
+    full = [(x.numpy(), y.numpy()) for x, y in p.train(2)]
+    resumed = [(x.numpy(), y.numpy()) for x, y in p.train(2, skip_batches=5)]
     assert len(resumed) == len(full) - 5
-    for a, b in zip(full[5:], resumed):
-        np.testing.assert_array_equal(a, b)
+    for (xa, ya), (xb, yb) in zip(full[5:], resumed):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+
+
+def test_batches_do_not_depend_on_how_many_examples_a_call_prepares(data_dir, monkeypatch):
+    from tasks.data import pipeline
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=4"])
+    source = load_source(SMALL_SHAPES, data_dir)
+    aug = {"hflip": True, "vflip": True, "crop": 0.15, "brightness": 0.1}
+    batches = {}
+    for per_call in (16, 48, 1000):
+        monkeypatch.setattr(pipeline, "EXAMPLES_PER_CALL", per_call)
+        p = Pipeline(source, make_task(spec), spec, batch_size=16, seed=1, augment_settings=aug)
+        batches[per_call] = [x.numpy() for x, _ in p.train(3)]
+    assert len(batches[16]) == source.sizes["train"] // 16 > 3
+    for per_call in (48, 1000):
+        for a, b in zip(batches[16], batches[per_call]):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("workers, replicas", [(2, 1), (1, 2), (2, 2)])
@@ -130,14 +150,13 @@ def test_flips_folded_into_the_crop_equal_flipping_then_cropping(data_dir):
     source = load_source("shapes/multi:train=40,validation=8,test=8", data_dir)
     ex = next(iter(source.splits["train"].map(
         lambda e: {"image": e["image"], "mask": e["mask"]}).batch(8)))
-    seed = tf.constant([3, 5], tf.int64)
-    got = augment(ex, seed, {"hflip": True, "vflip": True, "crop": 0.2})
-    seeds = tf.random.experimental.stateless_split(seed, num=4)
+    random = aug.draws(8, tf.constant([3, 5], tf.int64))
+    got = augment(ex, random, {"hflip": True, "vflip": True, "crop": 0.2})
     ref = dict(ex)
-    for axis, flip_seed in ((1, seeds[0]), (0, seeds[1])):
-        ref = aug._flip(ref, aug._flip_choice(ref, flip_seed), axis)
+    for axis, column in ((1, aug.HFLIP), (0, aug.VFLIP)):
+        ref = aug._flip(ref, random[:, column] < 0.5, axis)
     ref["image"] = tf.cast(ref["image"], tf.float32)
-    ref = aug._crop(ref, seeds[2], 0.2, {})
+    ref = aug._crop(ref, random[:, aug.CROP], 0.2, {})
     np.testing.assert_allclose(got["image"].numpy(), ref["image"].numpy(), atol=0.01)
     np.testing.assert_array_equal(got["mask"].numpy(), ref["mask"].numpy())
 
@@ -150,7 +169,8 @@ def test_augmented_boxes_still_enclose_their_masks(seed, data_dir):
     padded = source.splits["train"].map(
         lambda ex: {"image": ex["image"], "mask": ex["mask"],
                     **_pad_boxes(ex["boxes"], ex["box_labels"])})
-    batch = augment(next(iter(padded.batch(6))), tf.constant([seed, 11], tf.int64), settings)
+    batch = augment(next(iter(padded.batch(6))), draws(6, tf.constant([seed, 11], tf.int64)),
+                    settings)
     for i in range(6):
         out = {k: v[i] for k, v in batch.items()}
         mask = out["mask"].numpy()[..., 0]
@@ -263,7 +283,7 @@ def test_a_box_cropped_out_of_view_is_removed_not_kept_with_zero_area():
     batch = {"image": tf.zeros([64, 16, 16, 3], tf.uint8),
              "boxes": tf.constant([edge] * 64, tf.float32),
              "box_labels": tf.constant([[0, 1, 2, 3, 0, -1]] * 64, tf.int64)}
-    out = augment(batch, tf.constant([7, 1], tf.int64), {"crop": 0.3})
+    out = augment(batch, draws(64, tf.constant([7, 1], tf.int64)), {"crop": 0.3})
     boxes, labels = out["boxes"].numpy(), out["box_labels"].numpy()
     labelled = labels >= 0
     area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
@@ -271,3 +291,17 @@ def test_a_box_cropped_out_of_view_is_removed_not_kept_with_zero_area():
     assert (boxes[~labelled] == -1).all()  # removed boxes are padding
     removed = (~labelled[:, :5]).sum()
     assert 0 < removed < 4 * 64 and labelled[:, 4].all()  # the centre box always stays
+
+
+def test_workers_evaluate_disjoint_shares_that_make_the_whole_split(data_dir):
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=4"])
+    source = load_source("shapes/single:train=40,validation=25,test=8", data_dir)
+    p = Pipeline(source, make_task(spec), spec, batch_size=8)
+
+    def images(*shard):
+        return [x for x, _ in p.eval("validation", *shard)]
+    whole = np.concatenate(images())
+    shares = [np.concatenate(images(w, 2)) for w in range(2)]
+    assert [len(s) for s in shares] == [13, 12]
+    key = lambda a: [img.tobytes() for img in a]  # noqa: E731
+    assert sorted(key(shares[0]) + key(shares[1])) == sorted(key(whole))

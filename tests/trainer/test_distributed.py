@@ -58,9 +58,11 @@ def free_ports(n):
     return ports
 
 
-def train_as_two_workers(run_dir, data_dir, envs, *extra):
+def train_as_two_workers(run_dir, data_dir, envs, *extra, model=MODEL, common=COMMON,
+                         data=SMALL_SHAPES):
     """One training process per environment, run together; both finish as one cluster."""
-    procs = [subprocess.Popen(train_cmd(MODEL, run_dir, data_dir, *COMMON, *extra), cwd=ROOT,
+    procs = [subprocess.Popen(train_cmd(model, run_dir, data_dir, *common, *extra, data=data),
+                              cwd=ROOT,
                               env={**env, "TF_CPP_MIN_LOG_LEVEL": "2"}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for env in envs]
     outs = [p.communicate(timeout=400) for p in procs]
@@ -78,6 +80,34 @@ def test_multiworker_two_processes_on_loopback(tmp_path, data_dir, one_replica):
     # XLA on: the compiled per-replica step is the path a GPU cluster takes.
     train_as_two_workers(tmp_path, data_dir, envs, "--strategy", "multiworker", "--xla", "on")
     assert_same_weights(final_weights(tmp_path), one_replica)
+    # Each worker validated half of the split; the sums were added: the row is the whole
+    # split's, as one process evaluates it.
+    assert_validation_row_is_the_whole_splits(tmp_path, data_dir, SMALL_SHAPES)
+
+
+def assert_validation_row_is_the_whole_splits(run_dir, data_dir, data):
+    row = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    res = run(["kspec", "evaluate", str(run_dir), "--split", "validation", "--json",
+               "--data", data, "--data-dir", data_dir])
+    assert res.returncode == 0, res.stderr
+    whole = json.loads(res.stdout.splitlines()[-1])
+    assert {f"val_{k}" for k in whole if isinstance(whole[k], float)} <= set(row), (row, whole)
+    for key, value in whole.items():
+        if isinstance(value, float):
+            assert row[f"val_{key}"] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+
+
+def test_two_workers_score_detection_on_the_whole_split(tmp_path, data_dir):
+    """Detections and truths gathered from both workers (25 validation images: 13 and 12)."""
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    envs = [{**os.environ, "TF_CONFIG": json.dumps({"cluster": {"worker": workers},
+                                                    "task": {"type": "worker", "index": i}})}
+            for i in range(2)]
+    data = "shapes/multi:train=64,validation=25,test=8"
+    train_as_two_workers(tmp_path, data_dir, envs, "--strategy", "multiworker",
+                         model=ROOT / "specs" / "detector.yaml", data=data,
+                         common=["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8"])
+    assert_validation_row_is_the_whole_splits(tmp_path, data_dir, data)
 
 
 def test_slurm_step_of_two_tasks_on_loopback(tmp_path, data_dir, one_replica):
