@@ -64,7 +64,7 @@ def test_every_number_on_the_performance_page_is_in_a_benchmark_json():
     import re
     docs = ROOT / "docs"
     allowed = set()
-    for name in ("bench-cpu.json", "bench-tasks-cpu.json", "bench-finetune-cpu.json",
+    for name in ("bench-cpu.json", "bench-tasks-cpu.json",
                  "gpu-references.json", "bench-gpu.json"):
         if (docs / name).exists():
             _allowed_numbers(json.loads((docs / name).read_text()), allowed)
