@@ -108,8 +108,8 @@ def test_batches_do_not_depend_on_how_many_examples_a_call_prepares(data_dir, mo
     source = load_source(SMALL_SHAPES, data_dir)
     aug = {"hflip": True, "vflip": True, "crop": 0.15, "brightness": 0.1}
     batches = {}
-    for per_call in (16, 48, 1000):
-        monkeypatch.setattr(pipeline, "EXAMPLES_PER_CALL", per_call)
+    for per_call in (16, 48, 1000):  # examples of 32x32x1
+        monkeypatch.setattr(pipeline, "CALL_BYTES", per_call * 32 * 32)
         p = Pipeline(source, make_task(spec), spec, batch_size=16, seed=1, augment_settings=aug)
         batches[per_call] = [x.numpy() for x, _ in p.train(3)]
     assert len(batches[16]) == source.sizes["train"] // 16 > 3
