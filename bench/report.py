@@ -29,15 +29,20 @@ def _cpu_table(rows) -> str:
             bar += " met" if r.get("met") else " **missed**"
         if r.get("verified") is False:
             bar = (bar + ", " if bar else "") + "**failed verification**"
-        lines.append(f"| {r['what']} | {r['unit']} | {r['ours']:,.4g} | {r['reference']:,.4g} | "
+        lines.append(f"| {r['what']} | {r['unit']} | {_num(r['ours'])} | {_num(r['reference'])} | "
                      f"{r['ratio']:.3f} | {bar} |")
     return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    """4 significant digits; whole numbers with thousands separators from 1,000 on."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _xla_sentence(row: dict, model: str) -> str:
     ratio = row["ratio"]
     return (f"XLA is {'faster' if ratio > 1 else 'slower'} for {model} "
-            f"({row['ours']:,.4g} against {row['reference']:,.4g} img/s, {ratio:.2f}x)")
+            f"({_num(row['ours'])} against {_num(row['reference'])} img/s, {ratio:.2f}x)")
 
 
 def _ratios(rows) -> str:
@@ -46,8 +51,8 @@ def _ratios(rows) -> str:
 
 
 def _timing_cost(row: dict) -> str:
-    return (f"{row['ours']:.1f} s against {row['reference']:.1f} s for the same steps at "
-            "the faster setting")
+    return (f"{row['ours']:.1f} s where the same steps at the faster setting take "
+            f"{row['reference']:.1f} s")
 
 
 def _header(cpu: dict) -> str:
@@ -74,6 +79,11 @@ weights, {r['accuracy_scratch']:.4f} from scratch: same steps, same test split. 
 variants have the same four classes, so the gap is what pretraining brings (no bar: a
 measurement).
 """
+
+
+def _coco_maps(tasks) -> str:
+    return ", ".join(f"{tasks[name]['map']:.4f} ({name})" for name in
+                     ("detection", "mask_detection") if "map" in tasks.get(name, {}))
 
 
 def _task_table(tasks) -> str:
@@ -182,22 +192,23 @@ What the rows say:
   its own iterator, as `fit` does): {r('train LeNet-5: trainer')['ratio']:.2f} for LeNet-5,
   {r('train ResNet-18 64x64: trainer')['ratio']:.2f} for ResNet-18.
 - **XLA on vs off** on this CPU: {_xla_sentence(r('train LeNet-5: XLA'), 'LeNet-5')};
-  {_xla_sentence(r('train ResNet-18 64x64: XLA'), 'ResNet-18')}. Which is faster
-  depends on the model, so `--xla auto`, the default, turns XLA on with a GPU or TPU and,
-  on CPUs, times the first steps of a run both ways and keeps the faster (a run with
-  less than a minute of training left stays without XLA; so do `--deterministic` runs
-  and clusters, where the choice must not depend on timing). The default trainer runs
-  at {r('train LeNet-5: default')['ratio']:.2f} of the faster setting for LeNet-5
-  ({r('train LeNet-5: default')['note']}) and
+  {_xla_sentence(r('train ResNet-18 64x64: XLA'), 'ResNet-18')}. On CPUs which is faster
+  depends on the model and the machine, so `--xla auto`, the default, turns XLA on with
+  a GPU or TPU and, on CPUs, times the first steps of a run both ways and keeps the
+  faster; a run with less than a minute of training left stays without XLA, and so do
+  `--deterministic` runs and clusters, where the choice must not depend on timing. The
+  default trainer runs at {r('train LeNet-5: default')['ratio']:.2f} of the faster
+  setting for LeNet-5 ({r('train LeNet-5: default')['note']}) and at
   {r('train ResNet-18 64x64: default')['ratio']:.2f} for ResNet-18
-  ({r('train ResNet-18 64x64: default')['note']}). The timing costs once per run
-  {_timing_cost(r('train LeNet-5: --xla auto'))} for LeNet-5 and
-  {_timing_cost(r('train ResNet-18 64x64: --xla auto'))} for ResNet-18, both compiles
+  ({r('train ResNet-18 64x64: default')['note']}). Timing both ways costs a run once:
+  {_timing_cost(r('train LeNet-5: --xla auto'))} (LeNet-5),
+  {_timing_cost(r('train ResNet-18 64x64: --xla auto'))} (ResNet-18), both compiles
   included. `run.json` records the choice and why. Under `--deterministic` XLA has no
   deterministic max-pool gradient: with `--xla on` the trainer says so and goes on
   without XLA.
 - **Input pipeline vs the same batches in memory**, after the first epoch:
-  {_ratios(pipe)}. The split is decoded once, into memory; each epoch gathers and
+  {_ratios(pipe)}.
+  The split is decoded once, into memory; each epoch gathers and
   augments it (vectorised, several batches per call) on one thread, which shares the
   CPU's cores with the training step. The first epoch also reads and decodes the split:
   {_ratios(first)}.
@@ -224,7 +235,7 @@ test split.
 {_task_table(tasks)}
 
 Detection by masks (`mask_detection`) has no bar of its own; it is held to the grid
-detector's.
+detector's. COCO's mAP (averaged over IoU thresholds) in the same run: {_coco_maps(tasks)}.
 {_fine_tuning(tasks.get("fine_tuning"))}
 {_gpu_section(gpu, gpu_written)}
 """

@@ -1,11 +1,13 @@
 """`--xla auto` on CPUs: time the training step both ways and keep the faster.
 
-Whether XLA's CPU code beats TensorFlow's oneDNN kernels depends on the model (on the
-2-core CPU of docs/performance.md XLA trains LeNet-5 1.35x faster and ResNet-18 2.3x
-slower), so no rule by device can be right for both. A run long enough for a compile to
-pay times its own steps: a window without XLA, then, after XLA has compiled, a window
-with it. Every step of both windows is a real training step (nothing is thrown away);
-the cost is XLA's compile, and the slower setting's window.
+Whether XLA's CPU code beats TensorFlow's oneDNN kernels depends on the model and on
+the machine: two runs of `python -m bench` on 2-core CPUs sold as the same kind put XLA
+at 1.35x and at 0.70x for LeNet-5, and at 0.43x and 0.09x for ResNet-18 (the
+docs/bench-cpu.json of commit 9fc8489, and the one measured with this module), so no
+rule by device is right. A run long enough for a compile to pay times its own steps: a
+window without XLA, then, after XLA has compiled, a window with it. Every step of both windows is a real training
+step (nothing is thrown away); the cost is XLA's compile, and the slower setting's
+window.
 
 Not used where the choice must not depend on timing: `--deterministic` runs (their
 numbers must repeat) and clusters of several workers (every worker must make the same
