@@ -118,6 +118,21 @@ def test_batches_do_not_depend_on_how_many_examples_a_call_prepares(data_dir, mo
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("shares_cores", [True, False])
+def test_an_epoch_does_not_copy_the_table_into_a_rewritten_graph(data_dir, shares_cores):
+    """tf.data's default rewrites would serialize the epoch's graph, the captured table
+    with it, at every iterator; they stay off, also after the trainer's own options."""
+    spec = load_spec(SPECS / "lenet5.yaml", ["head.classes=4"])
+    p = Pipeline(load_source(SMALL_SHAPES, data_dir), make_task(spec), spec, batch_size=16,
+                 shares_cores=shares_cores)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    ds = p.train(0).with_options(options)  # as trainer.loop._distributed adds
+    assert ds.options().experimental_optimization.apply_default_optimizations is False
+    assert ds.options().autotune.enabled is (False if shares_cores else None)  # None: on
+    assert len(list(ds)) == p.steps_per_epoch()
+
+
 @pytest.mark.parametrize("workers, replicas", [(2, 1), (1, 2), (2, 2)])
 def test_each_worker_does_its_share_and_together_they_make_the_global_batch(
         data_dir, workers, replicas):
