@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from .common import ROUNDS, table
+from .common import table
 from .meta import run_info
 
 SECTIONS = ("build", "training", "pipeline", "input", "export")
@@ -50,8 +50,8 @@ def main(argv=None) -> int:
     print(table(rows))
     if args.out:
         with open(args.out, "w") as fh:
-            json.dump({**info, "quick": args.quick, "rounds": 1 if args.quick else ROUNDS,
-                       "rows": [r.as_dict() for r in rows]}, fh, indent=1)
+            json.dump({**info, "quick": args.quick, "rows": [r.as_dict() for r in rows]}, fh,
+                      indent=1)
     missed = [r.what for r in rows if r.met is False]
     if missed:
         print("[bench] bars missed: " + "; ".join(missed), file=sys.stderr)

@@ -4,13 +4,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 ROUNDS = 3  # ours and the reference alternate this many times; each reports its best
+NOISY_ROUNDS = 5  # for rows whose rounds of a second vary by more than their bar's margin
 
 
 @dataclass
 class Row:
     """One comparison. `bar` is what the ratio must meet (">= 0.95", "<= 0.3", or "" for
     a measurement with no bar); `verified` whether the artifacts behind it passed their
-    checks (None where nothing is verified); `ranges` any spread the page quotes."""
+    checks (None where nothing is verified); `ranges` any spread the page quotes;
+    `rounds` how many alternated rounds each side's best is taken from (None where
+    nothing is timed)."""
 
     what: str
     unit: str
@@ -20,6 +23,7 @@ class Row:
     bar: str = ""
     verified: bool | None = None
     ranges: dict | None = None
+    rounds: int | None = None
 
     @property
     def ratio(self) -> float:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from .common import Row
+from .common import ROUNDS, Row
 
 MODELS = {"LeNet-5": ("specs/lenet5.yaml", []),
           "ResNet-18 64x64": ("specs/resnet18.yaml", ["--set", "input.shape=[64, 64, 3]",
@@ -67,7 +67,7 @@ def export_rows(quick: bool) -> list:
             _train(spec, extra, out, steps)
             results, ok = export_run(out, formats, "all", None)
             by = {r["format"]: r for r in results}
-            compiled = compiled_latency_ms(out, 1 if quick else 3)
+            compiled = compiled_latency_ms(out, 1 if quick else ROUNDS)
             for fmt, label in (("tflite", "TFLite float32"), ("tflite-int8", "TFLite int8"),
                                ("onnx", "ONNX Runtime")):
                 if fmt not in by or "latency_ms" not in by[fmt]:
