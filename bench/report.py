@@ -213,7 +213,9 @@ What the rows say:
   {_ratios(pipe)}.
   The split is decoded once, into memory; each epoch gathers and
   augments it (vectorised, several batches per call) on one thread, which shares the
-  CPU's cores with the training step. The first epoch also reads and decodes the split:
+  CPU's cores with the training step. tf.data's default graph rewrites are off for the
+  epoch: they serialized its graph, the whole prepared split with it, at every new
+  iterator. The first epoch also reads and decodes the split:
   {_ratios(first)}.
 - **Input work per worker**: with two workers each gathers, augments and makes targets
   for its own slices of every global batch only: {r('input work')['ratio']:.2f} of the
