@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     row = {"what": f"train ResNet-50 {args.image}x{args.image} batch {args.batch} "
                    f"{args.precision} on {device.device_kind} (JAX)",
            "unit": "img/s", "ours": best["ours"], "reference": best["keras.applications"],
-           "ratio": best["ours"] / best["keras.applications"]}
+           "ratio": best["ours"] / best["keras.applications"], "rounds": args.rounds}
     print(json.dumps(row))
     if args.out:
         with open(args.out, "w") as fh:

@@ -64,8 +64,7 @@ def _header(cpu: dict) -> str:
                                              "onnxruntime") if k in v)
     return (f"Measured {cpu['measured_at']} on {m['cpu']} ({m['cpus']} CPUs{mem}, "
             f"{m['system']}), Python {v['python']}, {libs}, oneDNN {onednn}, kspec "
-            f"{v.get('kspec_commit', '(commit unknown)')}. Command: `{cpu['command']}`"
-            + ".")
+            f"{v.get('kspec_commit', '(commit unknown)')}. Command: `{cpu['command']}`.")
 
 
 def _fine_tuning(r) -> str:
