@@ -155,9 +155,9 @@ class Pipeline:
         options = tf.data.Options()
         # tf.data's default graph rewrites serialize the dataset's graph at every iterator,
         # captured tensors included: each epoch would copy the whole table (74 MB of
-        # 64x64 images: 0.05 s of CPU and a second copy in memory while it lasts, growing
-        # with the split). Nothing here gains from them (the map, unbatch and prefetch
-        # are already what they would fuse into).
+        # 64x64 images: 0.05 s of CPU on a 2-core machine, growing with the split).
+        # Nothing here gains from them (the map, unbatch and prefetch are already what
+        # they would fuse into).
         options.experimental_optimization.apply_default_optimizations = False
         if self.shares_cores:
             options.threading.private_threadpool_size = 1
