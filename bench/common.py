@@ -12,8 +12,8 @@ class Row:
     """One comparison. `bar` is what the ratio must meet (">= 0.95", "<= 0.3", or "" for
     a measurement with no bar); `verified` whether the artifacts behind it passed their
     checks (None where nothing is verified); `ranges` any spread the page quotes;
-    `rounds` how many alternated rounds each side's best is taken from (None where
-    nothing is timed)."""
+    `rounds` how many alternated rounds each side's best is taken from (None where the
+    row is not alternated: sizes, and the verifier's single latency measurement)."""
 
     what: str
     unit: str
