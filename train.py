@@ -46,6 +46,7 @@ def _run(args) -> int:
     except (SpecErrors, PluginError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
+    from rundir.layout import RunJsonError
     from rundir.lock import Busy
     from tasks.data import DataError
     from trainer.data_setup import open_data
@@ -70,7 +71,7 @@ def _run(args) -> int:
         resumed = resume(s)
         if not resumed and s.spec.init:  # a resume's checkpoint supersedes the start
             s.init_report = initialise(s.model, s.spec, init_source(s.spec), s.progress.say)
-    except (DataError, OptionError, Busy, InitError) as exc:
+    except (DataError, OptionError, Busy, InitError, RunJsonError) as exc:
         print(f"kspec train: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for note in data.notes + precision_notes(args.precision):

@@ -22,15 +22,24 @@ def optimizer_slots(train: dict) -> int:
     return 1 if opt.get("momentum", 0) > 0 else 0  # sgd: momentum
 
 
-def training_bytes(spec: Spec) -> dict:
-    """Memory of the state training holds for the whole run, float32: weights, gradients
-    and optimizer slots (activations come on top and scale with the batch)."""
+def activation_bytes(spec: Spec) -> int:
+    """Forward activations of one image, float32: what the backward pass keeps alive."""
+    return sum((prod(spec.shapes[n.name].shape) or 0) for n in spec.graph.nodes) * \
+        BYTES_PER_VALUE
+
+
+def training_bytes(spec: Spec, batch: int | None = None) -> dict:
+    """Memory training holds, float32: weights, gradients and optimizer slots for the whole
+    run, and the activations of one batch (`batch`, default the spec's batch size)."""
     t = totals(spec.graph, spec.shapes)
     weights = t["params"] * BYTES_PER_VALUE
     gradients = t["trainable"] * BYTES_PER_VALUE
     slots = t["trainable"] * optimizer_slots(spec.train) * BYTES_PER_VALUE
+    batch = spec.train.get("batch_size") or 1 if batch is None else batch
+    activations = activation_bytes(spec) * batch
     return {"weights": weights, "gradients": gradients, "optimizer": slots,
-            "total": weights + gradients + slots}
+            "activations": activations, "batch": batch,
+            "total": weights + gradients + slots + activations}
 
 
 def summary_dict(spec: Spec) -> dict:
@@ -48,7 +57,9 @@ def summary_dict(spec: Spec) -> dict:
             "total_params": t["params"], "trainable_params": t["trainable"], "macs": t["macs"],
             "trainable_unfrozen": totals(spec.graph, spec.shapes)["trainable"],
             "weight_mb": t["params"] * BYTES_PER_VALUE / 1e6,
-            "training_state_mb": training_bytes(spec)["total"] / 1e6,
+            "training_state_mb": (state := training_bytes(spec))["total"] / 1e6
+            - state["activations"] / 1e6, "training_mb": state["total"] / 1e6,
+            "batch_size": state["batch"],
             "optimizer": (spec.train.get("optimizer") or {}).get("name"),
             "head_pending": "classes" in spec.head and spec.head["classes"] is None,
             "activation_mb": sum(r["activation_bytes"] for r in rows) / 1e6, "layers": rows}
@@ -74,7 +85,9 @@ def summary_table(spec: Spec) -> str:
             f"forward MACs      {d['macs']:,} ({d['macs'] / 1e9:.3f} G per image)",
             f"activations       {d['activation_mb']:.1f} MB per image (float32, forward)",
             f"training state    {d['training_state_mb']:.1f} MB (weights, gradients and "
-            f"{d['optimizer']} slots, float32)"]
+            f"{d['optimizer']} slots, float32)",
+            f"training          {d['training_mb']:.1f} MB at batch {d['batch_size']} (that "
+            "state and the batch's activations)"]
     if d["head_pending"]:
         out.append(f"head              {spec.task}: classes come from the dataset at training "
                    "(not shown above)")

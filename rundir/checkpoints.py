@@ -41,11 +41,31 @@ def unreadable(prefix: str) -> str | None:
         return "its .data file is missing"
     try:
         reader = tf.train.load_checkpoint(prefix)
+        declared = _declared_bytes(reader)
+        held = sum(os.path.getsize(os.path.join(folder or ".", n))
+                   for n in os.listdir(folder or ".") if n.startswith(f"{base}.data-"))
+        if declared > held:
+            # A checkpoint's index may come from anyone: its shapes are not allocated
+            # before the data files are known to hold them.
+            return f"its index declares {declared:,} bytes of tensors in {held:,} bytes of data"
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except (tf.errors.OpError, ValueError, IndexError, OSError) as exc:
         return _reason(exc)
     return None
+
+
+def _declared_bytes(reader) -> int:
+    """What the fixed-size tensors of a checkpoint's index take once read (strings,
+    whose size the index does not say, count nothing)."""
+    dtypes = reader.get_variable_to_dtype_map()
+    total = 0
+    for name, shape in reader.get_variable_to_shape_map().items():
+        size = dtypes[name].size  # 0 for strings
+        for dim in shape:
+            size *= max(int(dim), 0)
+        total += size
+    return total
 
 
 def _reason(exc) -> str:
@@ -66,11 +86,12 @@ def _number(prefix: str) -> int:
 
 def pointed_at(folder: str) -> str | None:
     """The checkpoint the pointer file names, if the file is there and readable."""
-    try:
-        with open(os.path.join(folder, "checkpoint")) as fh:
-            m = re.search(r'^model_checkpoint_path:\s*"([^"]+)"', fh.read(), re.M)
-    except (OSError, UnicodeDecodeError):
+    from builder.untrusted import UntrustedFileError, read_text
+    try:  # a pointer of ours is a few hundred bytes; anything huge is not one
+        text = read_text(os.path.join(folder, "checkpoint"), 1 << 20, "checkpoint pointer")
+    except UntrustedFileError:
         return None
+    m = re.search(r'^model_checkpoint_path:\s*"([^"]+)"', text, re.M)
     return os.path.basename(m.group(1)) if m else None
 
 

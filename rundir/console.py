@@ -20,6 +20,7 @@ import tempfile
 import time
 
 _state: dict = {}
+_run: dict = {}  # the run directory a command works in, once known
 
 
 def quiet_libraries(verbose: bool = False) -> None:
@@ -43,8 +44,24 @@ def quiet_libraries(verbose: bool = False) -> None:
 
 def keep_log_in(run_dir: str) -> None:
     """The libraries' log of this command is appended to RUN_DIR/logs/kspec.log at exit."""
+    _run["folder"] = os.path.join(run_dir, "logs")
     if _state:
-        _state["folder"] = os.path.join(run_dir, "logs")
+        _state["folder"] = _run["folder"]
+
+
+def record(text: str) -> None:
+    """Keeps one of kspec's own warnings in the log: with the libraries' lines when they
+    are captured, else (under --verbose) appended to RUN_DIR/logs/kspec.log directly."""
+    line = f"WARNING:kspec:{text}\n"
+    try:
+        if _state:
+            _state["handler"].stream.write(line)
+            _state["handler"].flush()
+        elif _run.get("folder") and os.path.isdir(_run["folder"]):
+            with open(os.path.join(_run["folder"], "kspec.log"), "a", encoding="utf-8") as fh:
+                fh.write(line)
+    except (OSError, ValueError):
+        pass  # the log is a convenience; the person has seen the line
 
 
 def log_path() -> str | None:

@@ -23,39 +23,120 @@ class RunJsonError(ValueError):
     """run.json exists but cannot be read (exit 2: the run's guards depend on it)."""
 
 
+RUN_JSON_LIMIT = 4 << 20  # ours are a few kilobytes; a class list of 100k names fits
+METRICS_LIMIT = 256 << 20  # a row per epoch: hundreds of thousands of epochs fit
+
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_STRINGS = "a list of strings"
+# The fields that commands act on, and what each must be. Anyone may have written the
+# file, so each is checked here, once, before any command trusts it.
+RUN_JSON_FIELDS = {
+    "seed": int, "global_batch": int, "steps_per_epoch": int, "replicas": int,
+    "deterministic": bool, "strategy": str, "precision": str, "dataset": str,
+    "data_dir": (str, type(None)), "class_names": _STRINGS, "plugins": list,
+    "spec_sha256": _HEX64, "model_sha256": _HEX64, "init": (dict, type(None)),
+}
+
+
+def _kind(value) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _field_problem(name: str, value):
+    want = RUN_JSON_FIELDS[name]
+    if want is _STRINGS:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"expected {_STRINGS}, received {_kind(value)} {str(value)[:60]}"
+    elif isinstance(want, re.Pattern):
+        if not isinstance(value, str) or not want.match(value):
+            return f"expected a sha256 (64 hex digits), received {str(value)[:80]!r}"
+    elif isinstance(value, bool) and want is int or not isinstance(value, want):
+        names = " or ".join(_kind(t()) if t is not type(None) else "null"
+                            for t in (want if isinstance(want, tuple) else (want,)))
+        return f"expected {names}, received {_kind(value)} {str(value)[:60]}"
+    return None
+
+
 def read_run_json(path: str) -> dict:
+    """RUN_DIR/run.json, its fields checked; {} when there is none yet."""
+    from builder.untrusted import UntrustedFileError, read_json
     file = os.path.join(path, "run.json")
-    if not os.path.exists(file):
+    if not os.path.lexists(file):
         return {}
     try:
-        with open(file) as fh:
-            info = json.load(fh)
-        if isinstance(info, dict):
-            return info
-    except (OSError, ValueError):
-        pass
-    raise RunJsonError(f"{file} is unreadable (truncated or edited); the run cannot be checked "
-                       "against it. Restore it, or start over with --restart or another --out")
+        info = read_json(file, RUN_JSON_LIMIT, "run.json")
+    except UntrustedFileError as exc:
+        raise RunJsonError(f"{exc}. The run cannot be checked against it: restore it, or "
+                           "start over with --restart or another --out") from None
+    if not isinstance(info, dict):
+        raise RunJsonError(f"{file} is unreadable (truncated or edited: not a JSON object); "
+                           "the run cannot be checked against it. Restore it, or start over "
+                           "with --restart or another --out")
+    for name in RUN_JSON_FIELDS:
+        problem = name in info and _field_problem(name, info[name])
+        if problem:
+            raise RunJsonError(f"{file}: {name}: {problem} (edited?); restore it, or start "
+                               "over with --restart or another --out")
+    return info
+
+
+# What each entry of a run directory must be, where it exists.
+ENTRY_KINDS = {"spec.yaml": "file", "run.json": "file", "metrics.jsonl": "file",
+               ".lock": "file", "model.keras": "file", "checkpoints": "folder",
+               "logs": "folder"}
+
+
+def check_entries(path: str) -> None:
+    """RunJsonError when an entry of the run directory is of the wrong kind (a folder
+    named `.lock`, a file named `logs`): said at once, not as a traceback mid-run."""
+    for name, kind in ENTRY_KINDS.items():
+        entry = os.path.join(path, name)
+        if not os.path.lexists(entry):
+            continue
+        is_folder = os.path.isdir(entry)
+        if (kind == "folder") != is_folder or (kind == "file" and not os.path.isfile(entry)):
+            found = "a folder" if is_folder else "not a regular file"
+            raise RunJsonError(f"{entry} is {found}; kspec keeps a {kind} there. Move it "
+                               "away, or use another --out")
+
+
+def _row_problem(row) -> str | None:
+    """A metrics row is ours when it is an object with a whole epoch number >= 1."""
+    if not isinstance(row, dict):
+        return "not an object"
+    epoch = row.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        return f"its epoch is {epoch!r}, not a whole number >= 1"
+    return None
 
 
 def read_metrics(path: str) -> tuple[list, list]:
-    """The rows of RUN_DIR/metrics.jsonl, and notes on lines that are not whole JSON (a
-    torn last line after a crash or a full disk is skipped, never an error)."""
+    """The rows of RUN_DIR/metrics.jsonl, and notes on lines that are not rows of ours (a
+    torn last line after a crash or a full disk is skipped, never an error). A file over
+    METRICS_LIMIT was not written by kspec: RunJsonError before anything is read."""
+    from builder.untrusted import UntrustedFileError, parse_json, read_bytes
     file = os.path.join(path, "metrics.jsonl")
-    if not os.path.exists(file):
+    if not os.path.lexists(file):
         return [], []
+    try:
+        data = read_bytes(file, METRICS_LIMIT, "metrics file")
+    except UntrustedFileError as exc:
+        raise RunJsonError(f"{exc}; move it away, or start over with --restart or another "
+                           "--out") from None
     rows, notes = [], []
-    with open(file, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError("not an object")
-                rows.append(row)
-            except ValueError:
-                notes.append(f"{file}:{number}: a torn or garbled line was dropped")
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = parse_json(line.decode("utf-8"), file)
+            problem = _row_problem(row)
+        except (UnicodeDecodeError, ValueError):
+            problem = "torn or garbled"
+        if problem:
+            notes.append(f"{file}:{number}: a line that is not a metrics row was dropped "
+                         f"({problem})")
+        else:
+            rows.append(row)
     return rows, notes
 
 

@@ -70,14 +70,19 @@ def complete_spec(spec, source, args):
 
 
 def check_memory(spec) -> None:
-    """Refuses a model whose training state cannot fit in this machine's memory, before any
-    weight is allocated (a typo like `filters: 1000000000` would otherwise take it all)."""
+    """Refuses a model whose training cannot fit in this machine's memory, before any
+    weight is allocated (a typo like `filters: 1000000000`, or a 30000x30000 input, would
+    otherwise take it all): the state kept for the run plus one batch's activations."""
     from builder.summary import training_bytes
 
     from .strategy import available_memory
     need, have = training_bytes(spec), available_memory()
     if have and need["total"] > have:
+        state = need["total"] - need["activations"]
         raise OptionError(
-            f"{spec.name} needs {need['total'] / 1e9:,.1f} GB for its weights, gradients and "
-            f"optimizer state ({need['weights'] / 1e9:,.1f} GB of weights) but this machine has "
-            f"{have / 1e9:,.1f} GB available; `kspec summary` shows which layers hold them")
+            f"{spec.name} needs {need['total'] / 1e9:,.1f} GB to train at batch "
+            f"{need['batch']}: {state / 1e9:,.1f} GB for its weights, gradients and optimizer "
+            f"state ({need['weights'] / 1e9:,.1f} GB of weights) and "
+            f"{need['activations'] / 1e9:,.1f} GB of activations, but this machine has "
+            f"{have / 1e9:,.1f} GB available; `kspec summary` shows which layers hold them "
+            "(a smaller --batch-size or input needs fewer activations)")

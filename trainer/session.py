@@ -178,7 +178,7 @@ def start_session(args, data, strategy, strategy_name: str) -> Session:
     from builder import build_model
     from builder.plugins import load_plugins
     from rundir import console
-    from rundir.layout import RunDir, default_run_dir
+    from rundir.layout import RunDir, check_entries, default_run_dir
     from rundir.lock import RunLock
 
     from .checkpoint import Checkpoints
@@ -192,6 +192,7 @@ def start_session(args, data, strategy, strategy_name: str) -> Session:
     xla, xla_reason, measure = choose_xla(args.xla, args.deterministic,
                                           "multiworker" not in strategy_name.lower())
     rundir = RunDir(args.out or default_run_dir(spec.name), chief)
+    check_entries(rundir.path)
     # One trainer per run directory; in a cluster the chief speaks for all workers.
     lock = RunLock(rundir.path).acquire() if chief else None
     console.keep_log_in(rundir.path)

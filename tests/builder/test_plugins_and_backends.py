@@ -66,8 +66,9 @@ def test_a_stray_module_in_the_working_directory_is_never_imported(tmp_path):
     assert res.stdout == "p.yaml: ok (p, 2 layers)\n"
 
 
-def test_a_run_trained_with_a_plugin_evaluates_from_anywhere(tmp_path, data_dir):
-    """The run records where its plugin came from; evaluate re-imports it without --plugin."""
+def test_a_run_trained_with_a_plugin_evaluates_from_anywhere_once_named(tmp_path, data_dir):
+    """The run records its plugin, but only the user's --plugin imports it: without it,
+    exit 2 naming the module and where it came from; with it, from any folder."""
     spec = tmp_path / "p.yaml"
     spec.write_text("name: p\ninput: {shape: [2]}\nlayers: [scale: 2.0, dense: {units: 4, "
                     "activation: tanh}]\nhead: {task: classification, classes: 1, activation: "
@@ -78,6 +79,31 @@ def test_a_run_trained_with_a_plugin_evaluates_from_anywhere(tmp_path, data_dir)
     assert trained.returncode == 0, trained.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    ev = run(["kspec", "evaluate", str(tmp_path / "run"), "--json"], cwd=elsewhere)
+    refused = run(["kspec", "evaluate", str(tmp_path / "run"), "--json"], cwd=elsewhere)
+    assert refused.returncode == 2, refused.stderr
+    assert (f"was trained with plugin code that kspec does not import on a run directory's "
+            f"word: if you trust it, pass --plugin tests.plugins.scale_layer (it was imported "
+            f"from {ROOT})") in refused.stderr
+    by_file = run(["kspec", "evaluate", str(tmp_path / "run"), "--json", "--plugin",
+                   str(ROOT / "tests" / "plugins" / "scale_layer.py")], cwd=elsewhere)
+    assert by_file.returncode == 2  # another module name than the run recorded
+    ev = run(["kspec", "evaluate", str(tmp_path / "run"), "--json", "--plugin",
+              "tests.plugins.scale_layer"], cwd=elsewhere,
+             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert ev.returncode == 0, ev.stderr
     assert set(json.loads(ev.stdout)) >= {"loss", "accuracy"}
+
+
+def test_a_plugin_can_be_named_by_its_file(tmp_path):
+    (tmp_path / "p.yaml").write_text(SPEC)
+    plugin = ROOT / "tests" / "plugins" / "scale_layer.py"
+    res = run([sys.executable, str(ROOT / "kspec_cli.py"), "check", "--plugin", str(plugin),
+               "p.yaml"], cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    for bad, said in (("", "--plugin needs a module name (my_layers) or a Python file"),
+                      ("nothere.py", "plugin file 'nothere.py' does not exist"),
+                      (str(tmp_path / "p.yaml"), "is not a Python file with a module name")):
+        res = run([sys.executable, str(ROOT / "kspec_cli.py"), "check", "--plugin", bad,
+                   "p.yaml"], cwd=tmp_path)
+        assert res.returncode == 2 and said in res.stderr, (bad, res.stderr)
+        assert "Traceback" not in res.stderr

@@ -1,6 +1,7 @@
 """A task is one module: a task brought by a plugin trains, evaluates, exports and draws
 without any code outside `tasks/` knowing its name."""
 import json
+import os
 import re
 import sys
 
@@ -44,22 +45,26 @@ def test_a_plugin_task_trains_evaluates_exports_and_draws(tmp_path, data_dir):
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1] and np.isfinite(rows[0]["val_count_mae"])
 
-    # From another folder and without --plugin: the run recorded where its plugin came from.
+    # From another folder: the user names the plugin again (a run's record is never
+    # imported on its own word), found through PYTHONPATH.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    ev = run(["kspec", "evaluate", str(out), "--json", "--data-dir", data_dir], cwd=elsewhere)
+    plugin, env = ["--plugin", "tests.plugins.count_task"], {**os.environ, "PYTHONPATH": str(ROOT)}
+    ev = run(["kspec", "evaluate", str(out), "--json", "--data-dir", data_dir, *plugin],
+             cwd=elsewhere, env=env)
     assert ev.returncode == 0, ev.stderr
     assert set(json.loads(ev.stdout)) >= {"loss", "count_mae"}
 
     exported = run(["kspec", "export", str(out), "--format", "tflite", "--quantize", "dynamic",
-                    "--data-dir", data_dir], cwd=elsewhere)
+                    "--data-dir", data_dir, *plugin], cwd=elsewhere, env=env)
     assert exported.returncode == 0, exported.stdout + exported.stderr
     row = next(line for line in exported.stdout.splitlines() if line.startswith("tflite"))
     assert "rounded count agreement" in row and row.rstrip().endswith("ok")  # the task's check
 
     batch = np.random.RandomState(0).rand(2, 64, 64, 3).astype(np.float32) * 255
     np.save(elsewhere / "two.npy", batch)
-    predicted = run(["kspec", "predict", str(out), "two.npy", "--draw", "pics"], cwd=elsewhere)
+    predicted = run(["kspec", "predict", str(out), "two.npy", "--draw", "pics", *plugin],
+                    cwd=elsewhere, env=env)
     assert predicted.returncode == 0, predicted.stderr
     items = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert [sorted(i) for i in items] == [["count", "input", "rounded"]] * 2

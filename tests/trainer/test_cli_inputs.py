@@ -59,9 +59,27 @@ def test_a_model_too_big_for_memory_is_refused_before_allocation(tmp_path):
     assert "training state    512000.0 MB (weights, gradients and adam slots" in summary.stdout
     res = _train(str(spec), "--data", "xor", "--out", str(tmp_path / "run"))
     assert res.returncode == 2
-    assert res.stderr.startswith("kspec train: huge needs 512.0 GB for its weights, gradients "
-                                 "and optimizer state (128.0 GB of weights) but this machine "
-                                 "has ")
+    assert res.stderr.startswith("kspec train: huge needs 115,840.0 GB to train at batch 32: "
+                                 "512.0 GB for its weights, gradients and optimizer state "
+                                 "(128.0 GB of weights) and 115,328.0 GB of activations, but this "
+                                 "machine has ")
+    assert not (tmp_path / "run").exists()
+
+
+def test_activations_of_a_huge_input_are_counted_before_allocation(tmp_path):
+    """Few weights, but 30000x30000 images: the batch's activations cannot fit."""
+    spec = tmp_path / "wide.yaml"
+    spec.write_text("name: wide\ninput: {shape: [30000, 30000, 3]}\nlayers:\n"
+                    "  - conv: {filters: 8, kernel: 3}\n  - globalavgpool\n"
+                    "head: {task: classification, classes: 4}\ntrain: {batch_size: 2}\n")
+    summary = run(["kspec", "summary", str(spec)])
+    assert "activations       28796.2 MB per image (float32, forward)" in summary.stdout
+    assert "training          57592.3 MB at batch 2" in summary.stdout
+    res = _train(str(spec), "--data", "xor", "--out", str(tmp_path / "run"))
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert res.stderr.startswith("kspec train: wide needs 57.6 GB to train at batch 2: 0.0 GB "
+                                 "for its weights, gradients and optimizer state (0.0 GB of "
+                                 "weights) and 57.6 GB of activations, but this machine has ")
     assert not (tmp_path / "run").exists()
 
 
