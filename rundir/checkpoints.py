@@ -45,9 +45,9 @@ def unreadable(prefix: str) -> str | None:
         held = sum(os.path.getsize(os.path.join(folder or ".", n))
                    for n in os.listdir(folder or ".") if n.startswith(f"{base}.data-"))
         if declared > held:
-            # A checkpoint's index may come from anyone: its shapes are not allocated
-            # before the data files are known to hold them.
-            return f"its index declares {declared:,} bytes of tensors in {held:,} bytes of data"
+            # A truncated .data file, or an index from anyone: its shapes are never
+            # allocated before the data files are known to hold them.
+            return "truncated or corrupt"
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except (tf.errors.OpError, ValueError, IndexError, OSError) as exc:
