@@ -81,8 +81,8 @@ def load_run(path: str, checkpoint: str | None = None, plugins=()) -> LoadedRun:
         except WeightsFileError as exc:
             raise RunError(str(exc)) from None
         except (ValueError, OSError) as exc:  # Keras' own refusals, a damaged archive
-            raise RunError(f"{weights} does not fit the run's model "
-                           f"({str(exc).strip().splitlines()[0][:200]})") from None
+            reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
+            raise RunError(f"{weights} does not fit the run's model ({reason})") from None
     else:
         raise RunError(f"{path} has no readable checkpoint and no model.keras yet")
     return LoadedRun(path, spec, model, info, weights)

@@ -38,6 +38,9 @@ MAX_MEMBERS = 10_000  # zip members of a .keras file
 # HDF5's own filters (and h5py's LZF): anything else would load a plugin library.
 BUILTIN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
                    6: "scaleoffset", 32000: "lzf"}
+# What h5py raises for a damaged file (UnicodeDecodeError is a ValueError): every reader of
+# a checked copy turns these into its own message.
+H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError)
 WEIGHTS_MEMBER = "model.weights.h5"
 RESAVE = "save it again with Keras (model.save or model.save_weights)"
 
@@ -121,7 +124,7 @@ def check_h5(path: str, shown: str | None = None) -> None:
             declared = _walk(f, shown, size)
     except WeightsFileError:
         raise
-    except Exception as exc:  # h5py raises OSError, KeyError, ValueError, RuntimeError...
+    except H5_ERRORS as exc:
         raise WeightsFileError(shown, f"not a readable HDF5 weights file "
                                f"({_first_line(exc)})") from None
     if declared > MAX_DECLARED_BYTES:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from builder.pretrained import APPLICATIONS_PREFIX, PREPROCESS, application_mode
-from rundir.weights_files import WeightsFileError, checked_copy
+from rundir.weights_files import H5_ERRORS, WeightsFileError, checked_copy
 
 
 class InitError(Exception):
@@ -107,8 +107,7 @@ def _from_h5(path: str, source: str) -> list[SourceLayer]:
                 return out
             if "layers" in f:
                 return _keras3_layers(f["layers"])
-    except (OSError, KeyError, ValueError, TypeError) as exc:  # what h5py raises for a
-        # damaged file; UnicodeDecodeError is a ValueError
+    except H5_ERRORS as exc:
         raise InitError(f"init: {source} is not a readable weights file "
                         f"({_first_line(exc)})") from None
     raise InitError(f"init: {source} holds no layer weights Keras would write")
