@@ -182,7 +182,7 @@ def _check_dataset(d, name: str, shown: str, file_size: int) -> int:
         raise WeightsFileError(shown, f"dataset {name} keeps its data in another file "
                                f"({files}; HDF5 external storage); {RESAVE}")
     dt = d.dtype
-    if dt.kind not in "biuf" or dt.fields or dt.subdtype:
+    if not (dt.kind in "biuf" or is_bfloat16(d)) or dt.fields or dt.subdtype:
         raise WeightsFileError(shown, f"dataset {name} holds {dt} values, not numbers; "
                                f"{RESAVE}")
     plist = d.id.get_create_plist()
@@ -207,6 +207,11 @@ def _check_dataset(d, name: str, shown: str, file_size: int) -> int:
                                    f"({file_size} bytes); the file was cut short: copy it "
                                    "again")
     return declared
+
+
+def is_bfloat16(d) -> bool:
+    """Keras stores bfloat16 arrays as 2-byte opaque values with a `dtype` attribute."""
+    return d.dtype.kind == "V" and d.dtype.itemsize == 2 and d.attrs.get("dtype") == "bfloat16"
 
 
 # -- .keras (zip) --------------------------------------------------------------------------

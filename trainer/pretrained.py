@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from builder.pretrained import APPLICATIONS_PREFIX, PREPROCESS, application_mode
-from rundir.weights_files import H5_ERRORS, WeightsFileError, checked_copy
+from rundir.weights_files import H5_ERRORS, WeightsFileError, checked_copy, is_bfloat16
 
 
 class InitError(Exception):
@@ -117,6 +117,9 @@ def _array(dataset) -> np.ndarray:
     import h5py
     if not isinstance(dataset, h5py.Dataset):
         raise ValueError(f"{dataset.name} is a group where weights were expected")
+    if is_bfloat16(dataset):
+        import ml_dtypes
+        return np.asarray(dataset).view(ml_dtypes.bfloat16)
     return np.asarray(dataset)
 
 
