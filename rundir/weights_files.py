@@ -35,6 +35,7 @@ UNCHECKED_BYTES = MB  # arrays this small may be fill values or compress without
 MAX_OBJECTS = 200_000  # groups and datasets; ResNet-152 has about 1,500
 MAX_DEPTH = 64  # groups within groups; Keras nests a model in a model a few levels deep
 MAX_MEMBERS = 10_000  # zip members of a .keras file
+MAX_JSON_BYTES = 64 * MB  # config.json and metadata.json, which Keras reads into memory
 # HDF5's own filters (and h5py's LZF): anything else would load a plugin library.
 BUILTIN_FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
                    6: "scaleoffset", 32000: "lzf"}
@@ -260,6 +261,10 @@ def _check_member(info, shown: str) -> None:
         raise WeightsFileError(shown, f"{name} in the archive declares "
                                f"{size_text(info.file_size)}, over the "
                                f"{size_text(MAX_DECLARED_BYTES)} kspec reads")
+    if name.endswith(".json") and info.file_size > MAX_JSON_BYTES:
+        raise WeightsFileError(shown, f"{name} in the archive declares "
+                               f"{size_text(info.file_size)}, over the "
+                               f"{size_text(MAX_JSON_BYTES)} a model's description may take")
     if info.file_size > max(UNCHECKED_BYTES, MAX_EXPANSION * info.compress_size):
         raise WeightsFileError(shown, f"{name} in the archive declares "
                                f"{size_text(info.file_size)} from "

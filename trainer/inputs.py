@@ -103,7 +103,8 @@ def read_image(path: str, shape: tuple) -> np.ndarray:
                          "those of no PNG, JPEG, GIF or BMP file)")
     try:
         with Image.open(io.BytesIO(data), formats=sorted(set(IMAGE_MAGIC.values()))) as img:
-            width, height = img.size
+            # TensorFlow decodes every frame of a GIF before it keeps the first
+            width, height, frames = *img.size, getattr(img, "n_frames", 1)
     except Image.DecompressionBombError:  # Pillow's own bound, above kspec's
         raise ValueError(f"{path}: the image declares over {2 * Image.MAX_IMAGE_PIXELS:,} "
                          f"pixels, over the {MAX_PIXELS:,} kspec decodes; resize it first") \
@@ -111,9 +112,10 @@ def read_image(path: str, shape: tuple) -> np.ndarray:
     except (OSError, SyntaxError, ValueError):
         raise ValueError(f"{path}: not a readable image (corrupt, empty or another "
                          "format)") from None
-    if width * height > MAX_PIXELS:
-        raise ValueError(f"{path}: the image is {width}x{height} pixels, over the "
-                         f"{MAX_PIXELS:,} kspec decodes; resize it first")
+    if width * height * frames > MAX_PIXELS:
+        shown = f"{frames} frames of {width}x{height}" if frames > 1 else f"{width}x{height}"
+        raise ValueError(f"{path}: the image is {shown} pixels, over the {MAX_PIXELS:,} "
+                         "kspec decodes; resize it first")
     try:
         img = tf.io.decode_image(data, channels=shape[2], expand_animations=False)
     except (tf.errors.OpError, ValueError):

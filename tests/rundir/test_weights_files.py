@@ -180,6 +180,13 @@ def test_a_keras_archive_declaring_4_gb_of_weights_is_refused(tmp_path):
                              f"one Keras wrote: {RESAVE}")
 
 
+def test_a_keras_archive_with_an_oversized_config_is_refused(tmp_path):
+    path = keras_zip(tmp_path / "config.keras")
+    declare_size(path, "config.json", 100 * 1024 * 1024)
+    assert refused(path) == (f"{path}: config.json in the archive declares 100.0 MB, over the "
+                             "64.0 MB a model's description may take")
+
+
 @pytest.mark.parametrize("name", ["../../escape.txt", "/etc/cron.d/x", "assets/../../x",
                                   "C:/windows/x", "a\\..\\..\\x"])
 def test_a_keras_archive_naming_files_outside_itself_is_refused(tmp_path, name):

@@ -217,3 +217,15 @@ def test_damaged_inputs_end_in_arrays_or_a_message(tmp_path, inputs, kind, edits
         assert str(exc).startswith(str(path)) and len(str(exc)) > len(str(path)) + 16
         return
     assert len(names) == len(x) and np.isfinite(x).all()
+
+
+def test_a_gif_of_many_frames_counts_every_frame(tmp_path):
+    """TensorFlow decodes every frame of a GIF before it keeps the first."""
+    from PIL import Image
+    path = tmp_path / "many.gif"
+    frames = [Image.new("L", (2048, 2048), i) for i in range(17)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    assert path.stat().st_size < 2 * 1024 * 1024
+    assert value_error(read_inputs, [str(path)], {"shape": [8, 8, 1]}) == (
+        f"{path}: the image is 17 frames of 2048x2048 pixels, over the {MAX_PIXELS:,} kspec "
+        "decodes; resize it first")
