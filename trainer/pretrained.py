@@ -4,7 +4,8 @@ Sources: a kspec run directory (its best weights), a `.keras` file, a `.weights.
 (or Keras 2 `.h5`) file, or `keras.applications.NAME` read from Keras' cache.
 Matching goes by layer name first, then by position among the layers of the same
 type for models of the same structure, and always by shape: arrays whose shapes
-differ (a head with other classes) stay as initialised. Nothing is ever downloaded.
+differ (a head with other classes) stay as initialised. Nothing is ever downloaded,
+and every file is checked (`rundir/weights_files.py`) before an array of it is read.
 """
 from __future__ import annotations
 
@@ -160,9 +161,9 @@ def _cache_folders() -> list[str]:
 def _cache_only(used: list):
     """keras.applications downloads a missing weights file by itself; kspec must never
     download, and must name the file it looked for. Keras has no hook for that, so its
-    `get_file` is replaced while the model is built: a cached file is used as it is
-    (its hash is not checked: a user's own copy is allowed), a missing one raises
-    `_Missing`. The paths handed out are appended to `used`."""
+    `get_file` is replaced while the model is built: a cached file is used through its
+    checked private copy (its hash is not checked: a user's own copy is allowed), a
+    missing one raises `_Missing`. The cached paths are appended to `used`."""
     from keras.src.utils import file_utils
     original = file_utils.get_file
     copies = contextlib.ExitStack()
