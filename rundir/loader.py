@@ -86,7 +86,15 @@ def load_run(path: str, checkpoint: str | None = None, plugins=()) -> LoadedRun:
                            f"({str(exc).strip().splitlines()[0][:200]})") from None
     elif os.path.isfile(os.path.join(path, "model.keras")):
         weights = os.path.join(path, "model.keras")
-        model.load_weights(weights)
+        from .weights_files import WeightsFileError, checked_copy
+        try:
+            with checked_copy(weights) as copy:  # checked before Keras reads an array
+                model.load_weights(copy)
+        except WeightsFileError as exc:
+            raise RunError(str(exc)) from None
+        except (ValueError, OSError) as exc:  # Keras' own refusals, a damaged archive
+            reason = (str(exc).strip() or type(exc).__name__).splitlines()[0][:200]
+            raise RunError(f"{weights} does not fit the run's model ({reason})") from None
     else:
         raise RunError(f"{path} has no readable checkpoint and no model.keras yet")
     return LoadedRun(path, spec, model, info, weights)

@@ -8,48 +8,7 @@ import sys
 import numpy as np
 
 from builder import EXIT_BAD_INPUT
-
-
-def read_inputs(paths, input_section: dict):
-    """Image files or .npy batches (raw 0..255 pixels) -> (names, raw uint8-range float array)."""
-    import tensorflow as tf
-
-    from tasks.data.folder import IMAGE_SUFFIXES
-    shape = tuple(input_section["shape"])
-    names, arrays = [], []
-    for path in paths:
-        if not os.path.isfile(path):
-            raise ValueError(f"{path}: no such file")
-        if path.endswith(".npy"):
-            with open(path, "rb") as fh:
-                if fh.read(6) != b"\x93NUMPY":
-                    raise ValueError(f"{path}: not a NumPy .npy file")
-            try:
-                batch = np.load(path, allow_pickle=False)
-            except (ValueError, OSError, EOFError) as exc:
-                raise ValueError(f"{path}: a .npy file that cannot be read as numbers ({exc})") \
-                    from None
-            if batch.size == 0:
-                raise ValueError(f"{path}: the array holds no samples (shape {batch.shape})")
-            if batch.shape[1:] != shape and batch.shape != shape:
-                raise ValueError(f"{path}: array shape {batch.shape} does not fit the model's "
-                                 f"input {shape} (with or without a batch axis)")
-            batch = batch.reshape((-1,) + shape)
-            names += [f"{path}[{i}]" for i in range(len(batch))]
-            arrays.append(batch.astype(np.float32))
-        elif path.lower().endswith(IMAGE_SUFFIXES):
-            try:
-                img = tf.io.decode_image(tf.io.read_file(path), channels=shape[2],
-                                         expand_animations=False)
-            except tf.errors.OpError:
-                raise ValueError(f"{path}: not a readable image (corrupt, empty or another "
-                                 "format)") from None
-            img = tf.image.resize(img, shape[:2])
-            names.append(path)
-            arrays.append(img.numpy()[None])
-        else:
-            raise ValueError(f"{path}: expected an image ({', '.join(IMAGE_SUFFIXES)}) or .npy")
-    return names, np.concatenate(arrays)
+from trainer.inputs import embed_target, read_inputs
 
 
 def cmd_evaluate(args) -> int:
@@ -125,7 +84,9 @@ def cmd_embed(args) -> int:
 
     from tasks.data.pipeline import normalize
     from rundir.loader import RunError, load_run
+    from rundir.atomic import atomic_path
     try:
+        out = embed_target(args.out)  # before the run is loaded: a wrong --out fails fast
         run = load_run(args.run_dir, plugins=args.plugin)
         layer = run.model.get_layer(run.spec.graph.ids.get(args.layer, args.layer))
         names, raw = read_inputs(args.inputs, run.spec.input)
@@ -135,10 +96,21 @@ def cmd_embed(args) -> int:
     encoder = keras.Model(run.model.input, layer.output)
     x = normalize(raw, run.spec.input) if len(run.spec.input["shape"]) == 3 else raw
     features = encoder.predict(x, verbose=0, batch_size=64)
-    np.save(args.out, features)
-    print(f"{args.out}: {features.shape} features from layer {layer.name} for {len(names)} "
-          "inputs")
+    with atomic_path(out) as tmp, open(tmp, "xb") as fh:  # an old file stays whole on a crash
+        np.save(fh, features)
+    print(f"{out}: {features.shape} features from layer {layer.name} for {len(names)} inputs")
     return 0
+
+
+def _batch_size(text: str) -> int:
+    """An integer from 1 to 65,536 (argparse turns the ValueError into an exit-2 message)."""
+    value = int(text)
+    if not 1 <= value <= 65536:
+        raise ValueError(text)
+    return value
+
+
+_batch_size.__name__ = "batch size (an integer from 1 to 65,536)"
 
 
 def add_commands(sub, common) -> None:
@@ -147,7 +119,7 @@ def add_commands(sub, common) -> None:
     p.add_argument("--data", default=None, help="another dataset (default: the run's)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--split", default=None, help="default: test (or validation)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_batch_size, default=64, help="1 to 65,536")
     p.add_argument("--json", action="store_true", help="one JSON line instead of a table")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", parents=[common], help="predictions for image files or a .npy batch")
@@ -163,5 +135,6 @@ def add_commands(sub, common) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--layer", required=True, help="layer name or id to cut the model at")
-    p.add_argument("--out", default="features.npy")
+    p.add_argument("--out", default="features.npy", metavar="FILE.npy",
+                   help="the .npy file to write (.npy is added if left out)")
     p.set_defaults(func=cmd_embed)

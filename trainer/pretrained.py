@@ -4,7 +4,8 @@ Sources: a kspec run directory (its best weights), a `.keras` file, a `.weights.
 (or Keras 2 `.h5`) file, or `keras.applications.NAME` read from Keras' cache.
 Matching goes by layer name first, then by position among the layers of the same
 type for models of the same structure, and always by shape: arrays whose shapes
-differ (a head with other classes) stay as initialised. Nothing is ever downloaded.
+differ (a head with other classes) stay as initialised. Nothing is ever downloaded,
+and every file is checked (`rundir/weights_files.py`) before an array of it is read.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from builder.pretrained import APPLICATIONS_PREFIX, PREPROCESS, application_mode
+from rundir.weights_files import H5_ERRORS, WeightsFileError, checked_copy, is_bfloat16
 
 
 class InitError(Exception):
@@ -59,17 +61,24 @@ def read_source(source: str) -> list[SourceLayer]:
             raise InitError(str(exc)) from None
     if not os.path.isfile(source):
         raise InitError(f"init: {source}: no such file or run directory")
-    if source.endswith(".keras"):
-        import keras
+    try:
+        with checked_copy(source) as copy:  # checked before anything reads an array
+            return _from_keras(copy, source) if source.endswith(".keras") else \
+                _from_h5(copy, source)
+    except WeightsFileError as exc:
+        raise InitError(f"init: {exc}") from None
 
-        import builder  # noqa: F401  kspec's own layers register on import
-        try:
-            model = keras.saving.load_model(source, compile=False, safe_mode=True)
-        except Exception as exc:  # a damaged or foreign file: many kinds of error
-            raise InitError(f"init: {source} cannot be loaded as a Keras model "
-                            f"({_first_line(exc)})") from None
-        return _from_model(model)
-    return _from_h5(source)
+
+def _from_keras(path: str, source: str) -> list[SourceLayer]:
+    import keras
+
+    import builder  # noqa: F401  kspec's own layers register on import
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # a damaged or foreign file: many kinds of error
+        raise InitError(f"init: {source} cannot be loaded as a Keras model "
+                        f"({_first_line(exc)})") from None
+    return _from_model(model)
 
 
 def _from_model(model) -> list[SourceLayer]:
@@ -82,26 +91,37 @@ def _weighted_layers(model) -> list:
     return [layer for layer in model.layers if layer.weights]
 
 
-def _from_h5(path: str) -> list[SourceLayer]:
+def _from_h5(path: str, source: str) -> list[SourceLayer]:
     """Keras 3 `.weights.h5` (layers keyed by type and count: `conv2d`, `conv2d_1`) or a
-    Keras 2 weights file (`layer_names` with `weight_names`, as keras.applications ships)."""
+    Keras 2 weights file (`layer_names` with `weight_names`, as keras.applications ships).
+    `path` is the checked copy of `source`."""
     import h5py
     try:
         with h5py.File(path, "r") as f:
             if "layer_names" in f.attrs:
                 out = []
-                for name in map(_text, f.attrs["layer_names"]):
-                    weights = [_text(w) for w in f[name].attrs.get("weight_names", [])]
+                for name in map(_text, np.atleast_1d(f.attrs["layer_names"])):
+                    names = np.atleast_1d(f[name].attrs.get("weight_names", []))
+                    weights = [_array(f[name][_text(w)]) for w in names]
                     if weights:
-                        out.append(SourceLayer(name, "", [np.asarray(f[name][w])
-                                                          for w in weights]))
+                        out.append(SourceLayer(name, "", weights))
                 return out
             if "layers" in f:
                 return _keras3_layers(f["layers"])
-    except (OSError, KeyError) as exc:
-        raise InitError(f"init: {path} is not a readable weights file ({_first_line(exc)})") \
-            from None
-    raise InitError(f"init: {path} holds no layer weights Keras would write")
+    except H5_ERRORS as exc:
+        raise InitError(f"init: {source} is not a readable weights file "
+                        f"({_first_line(exc)})") from None
+    raise InitError(f"init: {source} holds no layer weights Keras would write")
+
+
+def _array(dataset) -> np.ndarray:
+    import h5py
+    if not isinstance(dataset, h5py.Dataset):
+        raise ValueError(f"{dataset.name} is a group where weights were expected")
+    if is_bfloat16(dataset):
+        import ml_dtypes
+        return np.asarray(dataset).view(ml_dtypes.bfloat16)
+    return np.asarray(dataset)
 
 
 def _keras3_layers(group) -> list[SourceLayer]:
@@ -112,7 +132,7 @@ def _keras3_layers(group) -> list[SourceLayer]:
     for key in sorted(group, key=order):
         entry = group[key]
         if "vars" in entry and len(entry["vars"]):
-            arrays = [np.asarray(entry["vars"][str(i)]) for i in range(len(entry["vars"]))]
+            arrays = [_array(entry["vars"][str(i)]) for i in range(len(entry["vars"]))]
             out.append(SourceLayer(None, order(key)[0], arrays))
         if "layers" in entry:  # a model nested in the model
             out += _keras3_layers(entry["layers"])
@@ -141,11 +161,12 @@ def _cache_folders() -> list[str]:
 def _cache_only(used: list):
     """keras.applications downloads a missing weights file by itself; kspec must never
     download, and must name the file it looked for. Keras has no hook for that, so its
-    `get_file` is replaced while the model is built: a cached file is used as it is
-    (its hash is not checked: a user's own copy is allowed), a missing one raises
-    `_Missing`. The paths handed out are appended to `used`."""
+    `get_file` is replaced while the model is built: a cached file is used through its
+    checked private copy (its hash is not checked: a user's own copy is allowed), a
+    missing one raises `_Missing`. The cached paths are appended to `used`."""
     from keras.src.utils import file_utils
     original = file_utils.get_file
+    copies = contextlib.ExitStack()
 
     def cached(fname=None, origin=None, *args, cache_subdir="datasets", **kwargs):
         fname = fname or os.path.basename(origin or "")
@@ -154,12 +175,14 @@ def _cache_only(used: list):
             path = os.path.join(folder, fname)
             if os.path.isfile(path):
                 used.append(path)
-                return path
+                # Keras reads what is returned: the checked copy, kept until it is built.
+                return copies.enter_context(checked_copy(path))
         raise _Missing(fname, origin or "", folders[0])
 
     file_utils.get_file = cached
     try:
-        yield
+        with copies:
+            yield
     finally:
         file_utils.get_file = original
 
@@ -176,6 +199,10 @@ def _application(name: str):
                 return build(weights="imagenet", include_top=include_top)
         except _Missing as exc:
             missing.append(exc)
+        except WeightsFileError as exc:
+            raise InitError(f"init: {exc.path} (Keras' cached weights for {APPLICATIONS_PREFIX}"
+                            f"{name}) cannot be read ({exc.reason}); it may be a download "
+                            "that was cut short: copy it again") from None
         except Exception as exc:  # h5py and Keras raise many kinds for a damaged file
             if not used:
                 raise
