@@ -98,14 +98,21 @@ def _categories(path: str, doc: dict, seen: dict) -> None:
 def _image_path(root: str, ann_file: str, name: str, roots: list) -> str:
     """Where an image named by the annotations is; only folders inside `roots` are looked
     in, so a name such as ../../etc/passwd is never opened (screening then names it)."""
-    from builder.untrusted import inside
     stem = os.path.splitext(os.path.basename(ann_file))[0]
     folder = stem[len("instances_"):] if stem.startswith("instances_") else ""
     for candidate in (os.path.join(root, folder, name), os.path.join(root, "images", folder, name),
                       os.path.join(root, "images", name), os.path.join(root, name)):
-        if inside(candidate, roots) and os.path.exists(candidate):
+        candidate = os.path.normpath(candidate)
+        # Chosen by name only (no symlink followed, nothing outside looked at): screening
+        # then finds where it really leads.
+        if _lexically_inside(candidate, roots) and os.path.lexists(candidate):
             return candidate
-    return os.path.join(root, "images", name)
+    return os.path.normpath(os.path.join(root, "images", name))
+
+
+def _lexically_inside(path: str, roots: list) -> bool:
+    path = os.path.abspath(path)
+    return any(path.startswith(os.path.abspath(r).rstrip(os.sep) + os.sep) for r in roots)
 
 
 def _images(path: str, doc: dict) -> dict:

@@ -70,10 +70,14 @@ def number(value, where: str, lo: float | None = None, hi: float | None = None) 
         value = float(value)
         ok = math.isfinite(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
     if not ok:
-        span = f" from {lo:g} to {hi:g}" if lo is not None and hi is not None else \
-            f" of at least {lo:g}" if lo is not None else ""
-        raise fail(where, f"a finite number{span}", value)
+        raise fail(where, "a finite number" + _span(lo, hi), value)
     return value
+
+
+def _span(lo, hi) -> str:
+    if lo is not None and hi is not None:
+        return f" from {lo:g} to {hi:g}"
+    return f" of at least {lo:g}" if lo is not None else ""
 
 
 def text(value, where: str) -> str:
@@ -101,12 +105,15 @@ def side(value, where: str) -> int:
 
 
 def parse_integer(word: str, where: str, lo: int | None = None, hi: int | None = None) -> int:
-    """An integer written in a text file (YOLO labels, boxes.csv, VOC XML)."""
+    """An integer written in a text file (YOLO labels, boxes.csv, VOC XML); the message
+    quotes the text as written."""
     word = word.strip()
     digits = word.lstrip("+-")
-    if not digits.isdigit() or not digits.isascii() or len(digits) > MAX_DIGITS:
+    ok = digits.isdigit() and digits.isascii() and len(digits) <= MAX_DIGITS
+    value = int(word) if ok else None
+    if not ok or (lo is not None and value < lo) or (hi is not None and value > hi):
         raise fail(where, _integer_words(lo, hi), word)
-    return integer(int(word), where, lo, hi)
+    return value
 
 
 def parse_number(word: str, where: str, lo: float | None = None,
@@ -114,9 +121,6 @@ def parse_number(word: str, where: str, lo: float | None = None,
     """A finite number written in a text file; `nan`, `inf` and 5000 digits are refused."""
     word = word.strip()
     try:
-        value = float(word) if len(word) <= MAX_DIGITS + 10 else None
-    except ValueError:
-        value = None
-    if value is None:
-        raise fail(where, "a finite number", word)
-    return number(value, where, lo, hi)
+        return number(float(word) if len(word) <= MAX_DIGITS + 10 else word, where, lo, hi)
+    except (ValueError, FieldError):
+        raise fail(where, "a finite number" + _span(lo, hi), word) from None

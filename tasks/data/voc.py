@@ -38,8 +38,8 @@ def find(root: str) -> bool:
 
 def read(root: str) -> Annotated:
     ann = Annotated("Pascal VOC", root, {}, ())
-    parsed = []
-    for path in sorted(glob.glob(os.path.join(root, "Annotations", "*.xml"))):
+    parsed, xml_files = [], sorted(glob.glob(os.path.join(root, "Annotations", "*.xml")))
+    for path in xml_files:
         try:
             parsed.append((path, _parse(path, root)))
         except FieldError as exc:  # one object of one image: a problem of that example
@@ -50,7 +50,7 @@ def read(root: str) -> Annotated:
     index = {n: i for i, n in enumerate(names)}
     ann.class_names = names
     seg_dir = os.path.join(root, "SegmentationClass")
-    ids = {os.path.splitext(os.path.basename(path))[0] for path, _ in parsed}
+    ids = {os.path.splitext(os.path.basename(path))[0] for path in xml_files}
     ann.has_masks = os.path.isdir(seg_dir) and all(
         os.path.lexists(os.path.join(seg_dir, f"{i}.png")) for i in ids)
     if os.path.isdir(seg_dir) and not ann.has_masks:
@@ -80,7 +80,8 @@ def read(root: str) -> Annotated:
 
 def _record(ann: Annotated, root: str, path: str, p: dict, index: dict) -> Record | None:
     image_id = os.path.splitext(os.path.basename(path))[0]
-    image = os.path.join(root, "JPEGImages", p["filename"] or f"{image_id}.jpg")
+    name = p["filename"] or f"{image_id}.jpg"
+    image = os.path.normpath(os.path.join(root, "JPEGImages", name))
     h, w = p["size"]
     unknown = [(k, o[0]) for k, o in enumerate(p["objects"]) if o[0] not in index]
     for k, name in unknown:

@@ -139,7 +139,8 @@ def _record(image: str, ann: Annotated) -> Record | None:
         ann.problems.append(Problem(exc.where, exc.what, image))
         return None
     except DataError as exc:  # the labels file itself: not UTF-8, a folder, too large
-        ann.problems.append(Problem(labels, str(exc).removeprefix(f"{labels}: "), image))
+        at, _, what = str(exc).removeprefix(labels).partition(": ")
+        ann.problems.append(Problem(labels + at, what, image))
         return None
     record = Record(image, boxes, classes)
     return record if check_objects(ann, record, labels) else None
