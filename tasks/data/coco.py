@@ -79,8 +79,8 @@ def _load(path: str, root: str) -> dict:
 
 
 def _categories(path: str, doc: dict, seen: dict) -> None:
-    """Adds {id: (name, where)}; an id given twice with another name would merge two
-    classes silently, so it is an error."""
+    """Adds {id: (name, where, file)}; an id given twice with another name would merge
+    two classes silently, so it is an error (as is one given twice in one file)."""
     for i, c in enumerate(doc["categories"]):
         where = f"{path}: categories[{i}]"
         fields.mapping(c, where)
@@ -89,15 +89,15 @@ def _categories(path: str, doc: dict, seen: dict) -> None:
         if cid in seen and seen[cid][0] != name:
             raise DataError(f"{where}.id: {cid} is already the id of {seen[cid][0]!r} "
                             f"({seen[cid][1]}); each category needs its own id")
-        if cid in seen and seen[cid][1].startswith(f"{path}:"):
+        if cid in seen and seen[cid][2] == path:
             raise DataError(f"{where}.id: {cid} is given twice in this file "
                             f"(first at {seen[cid][1]})")
-        seen.setdefault(cid, (name, where))
+        seen.setdefault(cid, (name, where, path))
 
 
 def _image_path(root: str, ann_file: str, name: str, roots: list) -> str:
-    """Where an image named by the annotations is; only folders inside `roots` are looked
-    in, so a name such as ../../etc/passwd is never opened (screening then names it)."""
+    """Where an image named by the annotations is. Only names that stay inside `roots` are
+    looked for, so ../../etc/passwd is never opened (screening then names it)."""
     stem = os.path.splitext(os.path.basename(ann_file))[0]
     folder = stem[len("instances_"):] if stem.startswith("instances_") else ""
     for candidate in (os.path.join(root, folder, name), os.path.join(root, "images", folder, name),

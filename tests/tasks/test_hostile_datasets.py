@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tasks.data.annotations import read_annotated, screened
-from tasks.data.report import describe
+from tasks.data.report import describe, table
 from tasks.data.sources import DataError, load_source
 from tests.conftest import ROOT
 from tests.tasks.annotated_writers import WRITERS, examples
@@ -130,6 +130,8 @@ def test_yolo_list_names_outside_are_problems_and_path_roots_are_printed(tmp_pat
         f"{os.path.realpath(root)} or {tmp_path}"]
     assert len(ann.splits["train"]) == 5  # the marker, under path:, is part of it now
     assert describe(ann)["other_roots"] == [str(tmp_path)]
+    assert table(describe(ann)).splitlines()[1] == (f"files also in {tmp_path} (named by "
+                                                    "data.yaml path:)")
 
 
 def test_a_yolo_split_outside_the_roots_is_exit_2(tmp_path, truth):
@@ -390,6 +392,20 @@ def test_a_yolo_labels_file_that_is_not_utf8_is_a_problem(tmp_path, truth):
                               "0xff); save it as UTF-8"]
 
 
+def test_yolo_lists_must_be_utf8_text_files(tmp_path, truth):
+    root = dataset(tmp_path, "yolo", truth)
+    path = root / "data.yaml"
+    text = path.read_text()
+    (root / "train.txt").write_bytes(b"images/train/t000.png\nimages/train/t\xff.png\n")
+    path.write_text(text.replace("train: images/train", "train: train.txt"))
+    assert refused(root) == (f"{root}/train.txt:2:15: the image list is not UTF-8 text (byte "
+                             "0xff); save it as UTF-8")
+    # A file where a folder is expected: read as a list, which a PNG is not.
+    path.write_text(text.replace("train: images/train", "train: images/train/t000.png"))
+    assert refused(root).startswith(f"{root}/images/train/t000.png:1:1: the image list is not "
+                                    "UTF-8 text (byte 0x89)")
+
+
 # --- boxes.csv and masks/ -----------------------------------------------------------------
 
 def _dense(tmp_path, n=120, masks=False):
@@ -410,13 +426,17 @@ def test_boxes_csv_bad_rows_and_missing_rows_are_problems(tmp_path):
     root, rows = _dense(tmp_path)
     rows[1] = "000.png,100000000000000000000,0.1,0.1,0.9,0.9"
     del rows[2]  # 001.png has no row
+    rows[3] = "003.png,1,nan,0.1,0.9,0.9"
     (root / "boxes.csv").write_text("\n".join(rows) + "\n")
     with pytest.raises(DataError) as info:
         load_folder(str(root))
     assert str(info.value) == (
-        f"folder {root}: 2 of 120 images cannot be read (1.7%, over 1%): {root}/images/000.png: "
+        f"folder {root}: 3 of 120 images cannot be read (2.5%, over 1%): {root}/images/000.png: "
         f"{root}/boxes.csv:2: class: expected an integer from 0 to 65535, received "
-        f"'100000000000000000000'; {root}/images/001.png: no row in {root}/boxes.csv")
+        f"'100000000000000000000'; {root}/images/001.png: no row in {root}/boxes.csv; "
+        f"{root}/images/003.png: {root}/boxes.csv:4: ymin: expected a finite number from 0 to "
+        "1, received 'nan'")
+    rows[3] = "003.png,1,0.1,0.1,0.9,0.9"
     rows.insert(2, "001.png,1,0.1,0.1,0.9,0.9")
     (root / "boxes.csv").write_text("\n".join(rows) + "\n")
     source = load_folder(str(root))
