@@ -53,7 +53,8 @@ def inspect_image(path: str, roots=None) -> tuple[str | None, tuple | None]:
     if why:
         return why, None
     try:
-        data = dataset_files.read_bytes(path, "image", dataset_files.MAX_IMAGE_BYTES)
+        data = dataset_files.read_bytes(path, "PNG, JPEG, GIF or BMP image",
+                                        dataset_files.MAX_IMAGE_BYTES)
     except DataError as exc:
         return str(exc)[len(path) + 2:] if str(exc).startswith(path) else str(exc), None
     if not data:

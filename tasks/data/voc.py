@@ -18,7 +18,7 @@ import numpy as np
 
 from . import fields
 from .annotations import Annotated, Problem, Record, check_objects, split_by_hash
-from .dataset_files import read_bytes, read_text
+from .dataset_files import outside, read_bytes, read_text
 from .fields import FieldError
 from .sources import DataError
 
@@ -40,6 +40,10 @@ def read(root: str) -> Annotated:
     ann = Annotated("Pascal VOC", root, {}, ())
     parsed, xml_files = [], sorted(glob.glob(os.path.join(root, "Annotations", "*.xml")))
     for path in xml_files:
+        why = outside(path, [root])
+        if why:  # never opened: a problem of this example, like an unreadable image
+            ann.problems.append(Problem(path, why, path))
+            continue
         try:
             parsed.append((path, _parse(path, root)))
         except FieldError as exc:  # one object of one image: a problem of that example

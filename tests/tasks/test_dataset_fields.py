@@ -132,7 +132,8 @@ def test_a_folder_named_like_an_image_is_a_problem(tmp_path, truth):
     image.unlink()
     image.mkdir()
     (found,) = problems(root)
-    assert found == f"{image}: unreadable image: is a folder; expected a image"
+    assert found == (f"{image}: unreadable image: is a folder; expected a PNG, JPEG, GIF or "
+                     "BMP image")
 
 
 # --- VOC ----------------------------------------------------------------------------------

@@ -57,6 +57,16 @@ def test_voc_filename_outside_the_folder_is_a_problem(tmp_path, truth):
                      f"the dataset folder {os.path.realpath(root)}")
 
 
+def test_a_voc_annotation_symlinked_outside_is_a_problem(tmp_path, truth):
+    root = dataset(tmp_path, "voc", truth)
+    marker = outside_marker(tmp_path)
+    xml = root / "Annotations" / "t002.xml"
+    xml.unlink()
+    xml.symlink_to(marker)
+    assert problems(root) == [f"{xml}: resolves to {marker}, outside the dataset folder "
+                              f"{os.path.realpath(root)}"]
+
+
 def test_yolo_list_names_outside_are_problems_and_path_roots_are_printed(tmp_path, truth):
     root = dataset(tmp_path, "yolo", truth)
     marker = outside_marker(tmp_path)
