@@ -28,15 +28,24 @@ _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": Fals
 
 
 class _Composer(yaml.SafeLoader):
-    """Composes nodes only; an anchor or alias stops it where it stands."""
+    """Composes nodes only; an anchor, an alias or deep nesting stops it where it stands."""
+
+    depth = 0
 
     def compose_node(self, parent, index):
         event = self.peek_event()
+        m = event.start_mark
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            m = event.start_mark
             raise DataError(f"{self.name}:{m.line + 1}:{m.column + 1}: YAML anchors and "
                             "aliases are not allowed in data.yaml; write the value out")
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_DEPTH:
+            raise DataError(f"{self.name}:{m.line + 1}:{m.column + 1}: nested deeper than "
+                            f"{MAX_DEPTH} levels")
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def load(text: str, path: str) -> tuple[object, dict]:
@@ -56,34 +65,31 @@ def load(text: str, path: str) -> tuple[object, dict]:
     finally:
         loader.dispose()
     marks: dict = {}
-    return (_value(node, path, "", 0, marks) if node is not None else None), marks
+    return (_value(node, path, "", marks) if node is not None else None), marks
 
 
 def _where(path: str, node) -> str:
     return f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
 
 
-def _value(node, path: str, at: str, depth: int, marks: dict):
+def _value(node, path: str, at: str, marks: dict):
     where = _where(path, node)
     marks[at] = where
-    if depth > MAX_DEPTH:
-        raise DataError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     if node.tag not in _TAGS:
         raise DataError(f"{where}: tag {node.tag!r} is not allowed; data.yaml is plain data")
     if isinstance(node, yaml.ScalarNode):
         return _scalar(node, where)
     if isinstance(node, yaml.SequenceNode):
-        return [_value(item, path, f"{at}[{i}]", depth + 1, marks)
+        return [_value(item, path, f"{at}[{i}]", marks)
                 for i, item in enumerate(node.value)]
     out: dict = {}
     for key_node, value_node in node.value:
-        key = _value(key_node, path, at, depth + 1, {})
+        key = _value(key_node, path, at, {})
         if isinstance(key, (list, dict)) or key is None:
             raise DataError(f"{_where(path, key_node)}: a key must be a name or a number")
         if key in out:
             raise DataError(f"{_where(path, key_node)}: duplicate key {key!r}; keep one")
-        out[key] = _value(value_node, path, f"{at}.{key}" if at else str(key), depth + 1,
-                          marks)
+        out[key] = _value(value_node, path, f"{at}.{key}" if at else str(key), marks)
     return out
 
 

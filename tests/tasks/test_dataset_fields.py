@@ -197,6 +197,8 @@ def test_yolo_data_yaml_alias_bomb_and_types_are_exit_2(tmp_path, truth):
     assert refused(root) == f"{path}:1:12: names[1]: expected a non-empty string, received 5"
     path.write_text("names: [a, b]\nnames: [c]\ntrain: images/train\n")
     assert refused(root) == f"{path}:2:1: duplicate key 'names'; keep one"
+    path.write_text("names: " + "[" * 100_000)
+    assert refused(root) == f"{path}:1:23: nested deeper than 16 levels"
 
 
 @pytest.mark.parametrize("line, words", [
