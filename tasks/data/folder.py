@@ -175,12 +175,12 @@ def _dense_labels(folder: str) -> Source:
     if not os.path.isdir(mask_dir) and boxes is None:
         raise DataError(f"folder {folder}: images/ needs masks/ (segmentation) or boxes.csv "
                         "(localization, detection) beside it")
-    paths = [os.path.join(image_dir, n) for n in names]
+    paths, pairs = [os.path.join(image_dir, n) for n in names], {}
     if os.path.isdir(mask_dir):
         pairs = {os.path.join(mask_dir, n): os.path.join(image_dir, n) for n in names
                  if os.path.lexists(os.path.join(mask_dir, n))}
         paths += list(pairs)
-    bad, notes = screen(folder, paths, known, pairs if os.path.isdir(mask_dir) else None)
+    bad, notes = screen(folder, paths, known, pairs)
     names = [n for n in names if os.path.join(image_dir, n) not in bad
              and os.path.join(mask_dir, n) not in bad]
     splits, sizes = {}, {}

@@ -80,12 +80,7 @@ def _names(names, path: str, marks: dict) -> tuple:
     if not isinstance(names, list) or not names:
         raise DataError(f"{marks.get('names', path)}: names must be a list (or a 0.. "
                         "mapping) of class names")
-    out = tuple(fields.text(n, f"{marks.get(k, path)}: {k}") for n, k in zip(names, keys))
-    twice = sorted({n for n in out if out.count(n) > 1})
-    if twice:
-        raise DataError(f"{marks.get('names', path)}: names: {twice[0]!r} is given twice; "
-                        "each class needs its own name")
-    return out
+    return tuple(fields.text(n, f"{marks.get(k, path)}: {k}") for n, k in zip(names, keys))
 
 
 def _base(root: str, given, where: str) -> str:
