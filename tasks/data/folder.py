@@ -29,11 +29,6 @@ def _images(folder):
     return sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
 
 
-def unreadable(path: str, roots=None) -> str | None:
-    """Why an image file cannot be decoded (empty, truncated, not an image), or None."""
-    return inspect_image(path, roots)[0]
-
-
 def inspect_image(path: str, roots=None) -> tuple[str | None, tuple | None]:
     """(why the image cannot be used, or None; its (height, width) when it can).
 
