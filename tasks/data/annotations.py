@@ -36,6 +36,7 @@ class Record:
     crowd: np.ndarray | None = None   # bool [N]
     size: tuple | None = None       # (height, width) when the annotations say
     mask: object = None             # () -> (semantic uint8 [H, W], instance uint8 [H, W])
+    mask_file: str | None = None    # the image file `mask` reads, if it reads one
 
     def __post_init__(self):
         n = len(self.labels)
@@ -67,6 +68,10 @@ class Annotated:
     notes: list = field(default_factory=list)
     has_masks: bool = False
     unlabelled: list = field(default_factory=list)  # images without labels (YOLO): no objects
+    roots: list = field(default_factory=list)  # folders its files may be in; default: root
+
+    def allowed_roots(self) -> list:
+        return self.roots or [self.root]
 
     def total(self) -> int:
         return sum(len(r) for r in self.splits.values()) + len(self.dropped_images())
@@ -105,19 +110,41 @@ def check_objects(ann: Annotated, record: Record, where: str) -> bool:
 
 
 def screen_images(ann: Annotated) -> None:
-    """Every image is read once (as for folders): an unreadable one is a Problem."""
-    from .folder import unreadable
-    for split, records in ann.splits.items():
+    """Every image (and mask file) is read once, as for folders: one outside the dataset's
+    roots, unreadable, not decodable by training, or of another size than its annotations
+    say is a Problem of its example."""
+    from .folder import inspect_image
+    roots = ann.allowed_roots()
+    for records in ann.splits.values():
         for r in records:
-            if not os.path.exists(r.image):
-                ann.problems.append(Problem(r.image, "labels without an image (no such file)",
-                                            r.image))
-                continue
-            why = unreadable(r.image)
+            why = _image_problem(r, roots, inspect_image)
             if why:
-                ann.problems.append(Problem(r.image, f"unreadable image: {why}", r.image))
+                ann.problems.append(Problem(r.image, why, r.image))
     bad = {p.image for p in ann.problems if p.image}
     ann.splits = {s: [r for r in recs if r.image not in bad] for s, recs in ann.splits.items()}
+
+
+def _image_problem(r: Record, roots: list, inspect_image) -> str | None:
+    from .dataset_files import outside
+    why = outside(r.image, roots)
+    if why:
+        return why
+    if not os.path.lexists(r.image):
+        return "labels without an image (no such file)"
+    why, size = inspect_image(r.image)
+    if why:
+        return f"unreadable image: {why}"
+    if r.size and tuple(r.size) != size:
+        return (f"the annotations say {r.size[1]}x{r.size[0]} (width x height), the image "
+                f"is {size[1]}x{size[0]}")
+    if r.mask_file:
+        why, mask_size = inspect_image(r.mask_file, roots)
+        if why:
+            return f"mask {r.mask_file}: {why}"
+        if mask_size != size:
+            return (f"mask {r.mask_file} is {mask_size[1]}x{mask_size[0]}, its image "
+                    f"{size[1]}x{size[0]} (it would be stretched)")
+    return None
 
 
 def screened(ann: Annotated) -> Annotated:

@@ -17,6 +17,8 @@ import os
 
 import tensorflow as tf
 
+from . import dataset_files, fields
+from .fields import FieldError
 from .sources import SPLITS, DataError, Source
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -27,29 +29,59 @@ def _images(folder):
     return sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
 
 
-def unreadable(path: str) -> str | None:
-    """Why an image file cannot be decoded (empty, truncated, not an image), or None.
+def inspect_image(path: str, roots=None) -> tuple[str | None, tuple | None]:
+    """(why the image cannot be used, or None; its (height, width) when it can).
 
-    PIL reads it in full once here, so a bad file is named before training instead of
-    failing inside a tf.data map with no file name. JPEGs are decoded at reduced size
-    (`draft`), which still reads every byte.
+    The file must resolve inside `roots` (when given) and be a regular file of bounded
+    size; its bytes are read once and PIL decodes them in full here, so a bad file is
+    named before training instead of failing inside a tf.data map with no file name.
+    JPEGs are decoded at reduced size (`draft`), which still reads every byte. A file PIL
+    reads but TensorFlow's decode_image does not (a TIFF named .png) is told by its first
+    bytes.
     """
+    import io
+
     from PIL import Image
+    why = dataset_files.outside(path, roots) if roots else None
+    if not why and not _utf8(path):
+        why = "the file name is not UTF-8; rename it"
+    if why:
+        return why, None
     try:
-        with Image.open(path) as im:
+        data = dataset_files.read_bytes(path, "PNG, JPEG, GIF or BMP image",
+                                        dataset_files.MAX_IMAGE_BYTES)
+    except DataError as exc:
+        return str(exc)[len(path) + 2:] if str(exc).startswith(path) else str(exc), None
+    if not data:
+        return "empty file", None
+    try:
+        with Image.open(io.BytesIO(data)) as im:
             im.verify()
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data)) as im:
+            size = (im.height, im.width)
             im.draft("RGB", (64, 64))
             im.load()
     except Exception as exc:  # PIL raises many kinds for bad files; each is "unreadable"
-        text = str(exc).split(" '")[0] or type(exc).__name__
-        return "empty file" if os.path.getsize(path) == 0 else text
-    return None
+        return str(exc).split(" <_io.")[0] or type(exc).__name__, None
+    return dataset_files.not_decodable(data, path), size
 
 
-def screen(folder: str, paths: list) -> tuple[set, list]:
-    """The unreadable files among `paths` (skipped) and notes; DataError above MAX_BAD."""
-    bad = [(p, why) for p in paths for why in [unreadable(p)] if why]
+def screen(folder: str, paths: list, known: dict | None = None,
+           pairs: dict | None = None) -> tuple[set, list]:
+    """The unusable files among `paths` (skipped) and notes; DataError above MAX_BAD.
+
+    Each must be a decodable image inside `folder`; `known` adds problems found before
+    (path -> why, such as a bad row of boxes.csv), and each mask of `pairs` (mask ->
+    image) must have its image's size (a mask of another size would be stretched)."""
+    known, pairs = known or {}, pairs or {}
+    bad, sizes = [], {}
+    for p in paths:
+        why, sizes[p] = (known[p], None) if p in known else inspect_image(p, [folder])
+        if why:
+            bad.append((p, why))
+    for mask, image in pairs.items():
+        if sizes.get(mask) and sizes.get(image) and sizes[mask] != sizes[image]:
+            bad.append((mask, f"mask of {_hw(sizes[mask])} for an image of {_hw(sizes[image])}"))
     if not bad:
         return set(), []
     shown = "; ".join(f"{p}: {why}" for p, why in bad[:10])
@@ -60,6 +92,18 @@ def screen(folder: str, paths: list) -> tuple[set, list]:
                         f"({share:.1%}, over {MAX_BAD:.0%}): {shown}{more}")
     return {p for p, _ in bad}, [f"skipped {len(bad)} unreadable image(s) of {len(paths)} in "
                                  f"{folder}: {shown}{more}"]
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # os.listdir keeps undecodable bytes as surrogates
+        return False
+    return True
+
+
+def _hw(size) -> str:
+    return f"{size[1]}x{size[0]}"
 
 
 def _split_of(name: str) -> str:
@@ -118,15 +162,20 @@ def _dense_labels(folder: str) -> Source:
     names = _images(image_dir)
     mask_dir = os.path.join(folder, "masks")
     box_file = os.path.join(folder, "boxes.csv")
-    boxes = _read_boxes(box_file, set(names)) if os.path.exists(box_file) else None
+    boxes, known = _read_boxes(box_file, set(names)) if os.path.exists(box_file) else (None, {})
+    known = {os.path.join(image_dir, n): why for n, why in known.items()}
+    if boxes is not None:  # an image without a row has no box to learn
+        known.update({os.path.join(image_dir, n): f"no row in {box_file}" for n in names
+                      if n not in boxes and os.path.join(image_dir, n) not in known})
     if not os.path.isdir(mask_dir) and boxes is None:
         raise DataError(f"folder {folder}: images/ needs masks/ (segmentation) or boxes.csv "
                         "(localization, detection) beside it")
-    paths = [os.path.join(image_dir, n) for n in names]
+    paths, pairs = [os.path.join(image_dir, n) for n in names], {}
     if os.path.isdir(mask_dir):
-        paths += [os.path.join(mask_dir, n) for n in names
-                  if os.path.exists(os.path.join(mask_dir, n))]
-    bad, notes = screen(folder, paths)
+        pairs = {os.path.join(mask_dir, n): os.path.join(image_dir, n) for n in names
+                 if os.path.lexists(os.path.join(mask_dir, n))}
+        paths += list(pairs)
+    bad, notes = screen(folder, paths, known, pairs)
     names = [n for n in names if os.path.join(image_dir, n) not in bad
              and os.path.join(mask_dir, n) not in bad]
     splits, sizes = {}, {}
@@ -170,21 +219,46 @@ def _dense_example(item):
     return ex
 
 
-def _read_boxes(path: str, names: set) -> dict:
+MAX_CLASS_ID = 65_535
+
+
+def _read_boxes(path: str, names: set) -> tuple[dict, dict]:
+    """Rows of boxes.csv per image, and the problem of each image with a bad row (its
+    example is then skipped, like an unreadable image). A row naming no image in images/
+    is an error of the file."""
+    import io
     out: dict = {}
-    with open(path, newline="") as fh:
-        for i, row in enumerate(csv.reader(fh), start=1):
+    problems: dict = {}
+    text = dataset_files.read_text(path, "boxes.csv", [os.path.dirname(path)])
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for i, row in enumerate(reader, start=1):
             if not row or row[0] == "file":
                 continue
-            if len(row) != 6 or row[0] not in names:
+            if row[0] not in names:
                 raise DataError(f"{path}:{i}: expected file,class,ymin,xmin,ymax,xmax for an "
                                 "image in images/")
             try:
-                label, box = int(row[1]), [float(v) for v in row[2:]]
-            except ValueError:
-                raise DataError(f"{path}:{i}: class must be an integer and the box numbers") \
-                    from None
+                label, box = _box_row(row, f"{path}:{i}")
+            except FieldError as exc:
+                problems.setdefault(row[0], str(exc))
+                continue
             out.setdefault(row[0], ([], []))
             out[row[0]][0].append(box)
             out[row[0]][1].append(label)
-    return out
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: not a CSV row ({exc})") from None
+    return out, problems
+
+
+def _box_row(row: list, where: str) -> tuple[int, list]:
+    if len(row) != 6:
+        raise FieldError(where, f"expected 6 values (file,class,ymin,xmin,ymax,xmax), read "
+                         f"{len(row)}")
+    label = fields.parse_integer(row[1], f"{where}: class", 0, MAX_CLASS_ID)
+    box = [fields.parse_number(v, f"{where}: {k}", 0, 1)
+           for v, k in zip(row[2:], ("ymin", "xmin", "ymax", "xmax"))]
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise FieldError(where, f"box of zero area (ymin, xmin, ymax, xmax = "
+                         f"{', '.join(f'{v:g}' for v in box)})")
+    return label, box

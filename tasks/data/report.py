@@ -8,6 +8,7 @@ the same screening, so what this shows is what training will do.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import numpy as np
@@ -66,6 +67,8 @@ def describe(ann: Annotated, grid: int = DEFAULT_GRID) -> dict:
     colliding, objects, where = grid_collisions(records, grid)
     return {
         "format": ann.format, "path": ann.root, "splits": per_split,
+        # folders its files may be in besides its own: what data.yaml's path: names
+        "other_roots": [os.path.realpath(r) for r in ann.allowed_roots()[1:]],
         "classes": [{"id": i, "name": n, "objects": classes.get(i, 0)}
                     for i, n in enumerate(ann.class_names)],
         "image_sizes": [{"height": s[0], "width": s[1], "images": n}
@@ -86,6 +89,7 @@ def describe(ann: Annotated, grid: int = DEFAULT_GRID) -> dict:
 
 def table(d: dict) -> str:
     out = [f"{d['path']}: {d['format']}"]
+    out += [f"files also in {r} (named by data.yaml path:)" for r in d["other_roots"]]
     out.append("splits        " + ", ".join(f"{s} {v['images']:,} images / {v['objects']:,} "
                                             "objects" for s, v in d["splits"].items()
                                             if v["images"]))
@@ -116,8 +120,6 @@ def table(d: dict) -> str:
 def describe_folder(path: str, source) -> dict:
     """The class-folder and images/ layouts (`folder.py`): splits, classes with their
     image counts (from the folders), and what the screening skipped."""
-    import os
-
     from .folder import _images
     counts = {}
     explicit = all(os.path.isdir(os.path.join(path, s)) for s in ("train", "validation"))
