@@ -66,8 +66,11 @@ def read_run_json(path: str) -> dict:
     try:
         info = read_json(file, RUN_JSON_LIMIT, "run.json")
     except UntrustedFileError as exc:
-        raise RunJsonError(f"{exc}. The run cannot be checked against it: restore it, or "
-                           "start over with --restart or another --out") from None
+        reason = str(exc)[len(file):].lstrip(": ") if str(exc).startswith(file) else str(exc)
+        raise RunJsonError(f"{file} is unreadable (truncated or edited: "
+                           f"{'at ' if reason[:1].isdigit() else ''}{reason}); the run cannot "
+                           "be checked against it. Restore it, or start over with --restart "
+                           "or another --out") from None
     if not isinstance(info, dict):
         raise RunJsonError(f"{file} is unreadable (truncated or edited: not a JSON object); "
                            "the run cannot be checked against it. Restore it, or start over "
