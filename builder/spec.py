@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from .argtypes import type_of_default
+from .argtypes import ArgTypeError, type_of_default
 from .blocks import RESERVED_ARGS, read_blocks
 from .check import check_args, key_where, where_of
 from .errors import ErrorSink, SpecError, SpecErrors, Where, did_you_mean, type_name
@@ -22,7 +22,7 @@ from .pretrained import check_init, check_layer_refs, preset_input
 from .registry import LAYERS, ShapeMismatch, all_layers
 from .shapes import infer_nodes
 from .train_section import INPUT_ARGS, check_train
-from .yaml_loader import SpecList, SpecMap, load_yaml_file, load_yaml_text
+from .yaml_loader import SpecList, SpecMap, UnreadableSpec, load_yaml_file, load_yaml_text
 
 TOP_KEYS = ("kspec", "name", "paper", "extends", "args", "input", "defaults", "blocks", "layers",
             "head", "init", "train")
@@ -98,10 +98,15 @@ def _with_extends(path, seen: set, depth: int = 0):
                                     "extends reads .yaml or .yml files only")])
     if base_path in seen or depth >= MAX_EXTENDS:
         raise SpecErrors([SpecError(w, f"extends forms a cycle or is deeper than {MAX_EXTENDS}")])
-    if not os.path.isfile(base_path):
+    if not os.path.exists(base_path):
         raise SpecErrors([SpecError(w, f"extends names {base_name!r}, which does not exist "
                                     f"(looked for {base_path})")])
-    base = _with_extends(base_path, seen | {os.path.normpath(path)}, depth + 1)
+    try:
+        base = _with_extends(base_path, seen | {os.path.normpath(path)}, depth + 1)
+    except UnreadableSpec as exc:
+        # The base cannot be read at all (a FIFO, a folder, too large): said where it is named.
+        raise SpecErrors([SpecError(w, f"extends names {base_name!r}: "
+                                    f"{exc.errors[0].message}")]) from None
     if not any(key in base for key in ("kspec", "name", "layers", "input", "blocks")):
         # Its keys are not echoed: a file that is not a spec may hold anything.
         raise SpecErrors([SpecError(w, f"extends names {base_name!r}, which is not a kspec "
@@ -243,7 +248,10 @@ def _spec_args(raw, where, sink) -> dict:
             sink.add(key_where(raw, key, where).at(f"args.{key}"), f"'{key}' is not a valid "
                      "argument name", "use letters, digits and _; $in and $index are kspec's")
         else:
-            out[key] = value
+            try:  # a number within bounds (no NaN, no 40-digit integer) where it is written
+                out[key] = value if isinstance(value, str) else type_of_default(value).check(value)
+            except ArgTypeError as exc:
+                sink.add(where_of(raw, key, where).at(f"args.{key}"), str(exc))
     return out
 
 
