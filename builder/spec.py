@@ -61,7 +61,7 @@ def load_spec(source, overrides=(), plugins=()) -> Spec:
 
     Args:
         source: a path, or already-parsed data.
-        overrides: `key.path=value` strings (the CLI's `--set`).
+        overrides: `key.path=value` strings (the CLI's `--set`), or (option, string) pairs.
         plugins: module names that register custom layers (imported explicitly).
 
     Raises:
@@ -135,10 +135,15 @@ def merge(base, child):
 
 
 def apply_overrides(raw, overrides):
-    """Applies `a.b.c=value` strings; values are typed like YAML (`1e-4` is a float)."""
+    """Applies `a.b.c=value` strings; values are typed like YAML (`1e-4` is a float).
+
+    An item may be an `(option, "key=value")` pair: the override an option such as
+    `--init` stands for, whose errors then name that option instead of `--set`."""
     sink = ErrorSink()
-    for text in overrides:
-        w = Where("--set", 1, 1, str(text))
+    for item in overrides:
+        origin, text = item if isinstance(item, tuple) else ("--set", item)
+        w = Where("--set", 1, 1, str(text)) if origin == "--set" else \
+            Where(origin, path=str(text).split("=", 1)[0])
         if "=" not in text:
             sink.add(w, "expected key=value", "for example: --set train.epochs=5")
             continue
@@ -193,7 +198,7 @@ def _validate(raw) -> Spec:
     if version != LANGUAGE_VERSION or isinstance(version, bool):
         sink.add(where_of(raw, "kspec", top).at("kspec"), f"unsupported language version "
                  f"{version!r}", f"this kspec reads version {LANGUAGE_VERSION}")
-    name = _required_str(raw, "name", top, sink)
+    name = _name(raw, top, sink)
     paper = raw.get("paper")
     if paper is not None and not isinstance(paper, str):
         sink.add(where_of(raw, "paper", top).at("paper"), "paper must be a string")
@@ -222,6 +227,21 @@ def _validate(raw) -> Spec:
     digest = hashlib.sha256(yaml.safe_dump(resolved, sort_keys=True).encode()).hexdigest()
     return Spec(name, paper, file, spec_args, inp, head, train, graph, shapes, resolved, digest,
                 init)
+
+
+MAX_NAME_CHARS = 200
+
+
+def _name(raw, top, sink) -> str:
+    """`name:` names the model in every line kspec prints and in default file names: one
+    printable line (no newline or control character), of a length a file name can take."""
+    name = _required_str(raw, "name", top, sink)
+    if name and (not name.isprintable() or len(name) > MAX_NAME_CHARS):
+        sink.add(where_of(raw, "name", top).at("name"), f"`name:` must be one printable line "
+                 f"of at most {MAX_NAME_CHARS} characters, received {type_name(name)}",
+                 "for example: name: resnet50")
+        return ""
+    return name
 
 
 def _required_str(raw, key, top, sink):

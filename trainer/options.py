@@ -62,15 +62,16 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
 
 
 def overrides_from(args) -> list:
-    """The `--set` strings the options stand for: `--epochs 3` is `train.epochs=3`."""
+    """The overrides the options stand for: `--epochs 3` is `train.epochs=3`. Each is an
+    (option, "key=value") pair, so that its errors name `--epochs`, not `--set`."""
     sets = list(args.set)
     for option, key in (("epochs", "train.epochs"), ("batch_size", "train.batch_size"),
                         ("steps_per_epoch", "train.steps_per_epoch")):
         if getattr(args, option) is not None:
-            sets.append(f"{key}={getattr(args, option)}")
+            sets.append((f"--{option.replace('_', '-')}", f"{key}={getattr(args, option)}"))
     if getattr(args, "init", None):
         source = args.init
         if not source.startswith("keras.applications."):
             source = os.path.abspath(source)  # from the working directory, as --data
-        sets.append(f"init={json.dumps(source)}")  # quoted: a path is no YAML syntax
+        sets.append(("--init", f"init={json.dumps(source)}"))  # quoted: no YAML syntax
     return sets
