@@ -249,16 +249,16 @@ def test_draw_never_writes_where_a_name_points(tmp_path, monkeypatch):
 
 def test_draws_next_line_keeps_the_plugin_the_overrides_and_the_out_name(tmp_path,
                                                                          monkeypatch):
-    (tmp_path / "p.yaml").write_text("name: p\ninput: {shape: [4]}\nlayers: [scale: 2.0, "
-                                     "dense: 3]\n")
-    monkeypatch.syspath_prepend(str(ROOT))
+    # A plugin that registers nothing: the registry of this process stays as the zoo's.
+    (tmp_path / "noop_plugin_for_draw.py").write_text('"""Registers nothing."""\n')
+    (tmp_path / "p.yaml").write_text("name: p\ninput: {shape: [4]}\nlayers: [dense: 3]\n")
     code, out, err = _draw(tmp_path, monkeypatch, "p.yaml", out="pics.v1.svg",
-                           plugin=["tests.plugins.scale_layer"], sets=["name=p 2"])
+                           plugin=["noop_plugin_for_draw"], sets=["name=p 2"])
     assert code == 0, err
     assert out.splitlines() == [
-        "wrote pics.v1.svg (p 2: 3 boxes, 2 arrows)",
+        "wrote pics.v1.svg (p 2: 2 boxes, 1 arrows)",
         "next: open pics.v1.svg in a browser | kspec draw p.yaml --plugin "
-        "tests.plugins.scale_layer --set 'name=p 2' --out pics.v1.html"]
+        "noop_plugin_for_draw --set 'name=p 2' --out pics.v1.html"]
 
 
 # -- FIFOs ------------------------------------------------------------------------------------
