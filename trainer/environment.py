@@ -83,7 +83,7 @@ def _keras_problems(env) -> list[str]:
             problems.append(f"{name}={env[name][:40]!r}: Keras reads it as an integer; set "
                             "one or unset it")
     path = keras_config_path(env)
-    if not os.path.lexists(path):
+    if not os.path.exists(path):  # as Keras looks: a dangling link is no config
         return problems
     try:
         config = read_json(path, MAX_KERAS_JSON, "Keras config file")

@@ -64,11 +64,27 @@ VALUES = st.recursive(HOSTILE_SCALARS, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)), max_leaves=25)
 
 
+ARGUMENTS = st.dictionaries(st.sampled_from(("filters", "units", "kernel", "strides", "rate",
+                                             "id", "from", "l2", "activation", "padding",
+                                             "when", "size")), HOSTILE_SCALARS, max_size=3)
+# Mostly layers kspec knows, with arguments of any kind: far enough in to reach the checks.
+LAYER_ITEMS = st.one_of(
+    st.sampled_from(("relu", "flatten", "globalavgpool", "b", "nope")),
+    st.builds(lambda kind, args: {kind: args},
+              st.sampled_from(("conv", "dense", "dropout", "maxpool", "batchnorm", "b")),
+              st.one_of(HOSTILE_SCALARS, ARGUMENTS)),
+    st.builds(lambda n, body: {"repeat": n, "layers": body}, HOSTILE_SCALARS,
+              st.lists(st.just("relu"), max_size=2)),
+    VALUES)
+
+
 @st.composite
 def spec_documents(draw):
     doc = {"name": draw(st.one_of(st.just("t"), st.text(max_size=12))),
            "input": {"shape": draw(st.one_of(st.just([8, 8, 3]), VALUES))},
-           "layers": draw(st.lists(VALUES, max_size=5))}
+           "layers": draw(st.lists(LAYER_ITEMS, max_size=5))}
+    if draw(st.booleans()):
+        doc["blocks"] = {"b(s=1)": draw(st.lists(LAYER_ITEMS, max_size=3))}
     for key in draw(st.lists(st.sampled_from(("args", "blocks", "head", "train", "defaults",
                                               "init", "paper", "kspec")), max_size=3)):
         doc[key] = draw(VALUES)
@@ -223,6 +239,13 @@ def test_a_file_stem_from_a_name_stays_in_its_folder(name):
     assert 0 < len(stem) <= MAX_STEM_CHARS and stem[0] not in ".-"
     assert os.path.dirname(os.path.join("out", stem + ".svg")) == "out"
     assert default_run_dir(name) == os.path.join("runs", file_stem(name, "run"))
+
+
+def test_a_name_with_a_slash_still_names_a_keras_model():
+    from builder import build_model
+    model = build_model(load_spec_text("name: ../../x/pwned\ninput: {shape: [4]}\n"
+                                       "layers: [dense: 2]\n", "t.yaml"))
+    assert model.name == ".._.._x_pwned"
 
 
 def _draw(tmp_path, monkeypatch, spec, out=None, plugin=(), sets=()):
