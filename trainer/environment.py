@@ -4,9 +4,9 @@ Environment variables and Keras' config file are input as much as a spec is, and
 wrong one would fail far from its cause: `KERAS_BACKEND=jax` or a `keras.json` with
 `channels_first` inside Keras, `TFDS_DATA_DIR` naming a file inside TFDS,
 `KSPEC_COLLECTIVE_TIMEOUT=abc` as a traceback once the cluster starts, a `keras.json`
-that is a FIFO by blocking the import of Keras. `check_environment` reads them all
-before anything imports Keras and names every problem with what to change; `kspec`
-exits 2 on them. The readers of single values (`collective_timeout`, `port_base`) are
+that is a FIFO by blocking the import of Keras. `environment_problems` reads them all
+before anything imports Keras and names every problem with what to change; `kspec` and
+`train.py` exit 2 on them (`environment_exit_code`). The readers of single values (`collective_timeout`, `port_base`) are
 the ones the trainer uses too, so a value is judged the same everywhere.
 Nothing here imports TensorFlow or Keras.
 """
@@ -79,7 +79,7 @@ def _keras_problems(env) -> list[str]:
         problems.append(f"KERAS_BACKEND={backend[:40]!r}: kspec runs Keras on TensorFlow; "
                         "unset KERAS_BACKEND or set it to tensorflow")
     for name in ("KERAS_MAX_EPOCHS", "KERAS_MAX_STEPS_PER_EPOCH"):  # Keras int()s them
-        if name in env and not env[name].strip().isdigit():
+        if name in env and not _is_integer(env[name]):
             problems.append(f"{name}={env[name][:40]!r}: Keras reads it as an integer; set "
                             "one or unset it")
     path = keras_config_path(env)
@@ -103,6 +103,14 @@ def _keras_problems(env) -> list[str]:
         problems.append(f"{path}: \"epsilon\": {_shown(config['epsilon'])} is not a small "
                         "positive number; set \"epsilon\": 1e-07 or remove the file")
     return problems
+
+
+def _is_integer(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _shown(value) -> str:
@@ -132,13 +140,6 @@ def environment_problems(env=None) -> list[str]:
         except EnvironmentProblem as exc:
             problems.append(str(exc))
     return problems
-
-
-def check_environment(env=None) -> None:
-    """Raises EnvironmentProblem naming every problem (one per line), or returns."""
-    problems = environment_problems(env)
-    if problems:
-        raise EnvironmentProblem("\n".join(problems))
 
 
 def environment_exit_code(prog: str = "kspec") -> int:
