@@ -6,8 +6,9 @@ wrong one would fail far from its cause: `KERAS_BACKEND=jax` or a `keras.json` w
 `KSPEC_COLLECTIVE_TIMEOUT=abc` as a traceback once the cluster starts, a `keras.json`
 that is a FIFO by blocking the import of Keras. `environment_problems` reads them all
 before anything imports Keras and names every problem with what to change; `kspec` and
-`train.py` exit 2 on them (`environment_exit_code`). The readers of single values (`collective_timeout`, `port_base`) are
-the ones the trainer uses too, so a value is judged the same everywhere.
+`train.py` exit 2 on them (`environment_exit_code`). The readers of single values
+(`collective_timeout`, `port_base`) are the ones the trainer uses too, so a value is
+judged the same everywhere.
 Nothing here imports TensorFlow or Keras.
 """
 from __future__ import annotations
