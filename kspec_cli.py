@@ -12,6 +12,8 @@ import sys
 import traceback
 
 from builder import EXIT_BAD_INPUT
+from trainer.environment import environment_exit_code
+from trainer.options import plugin_module
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,6 +29,7 @@ def make_parser() -> argparse.ArgumentParser:
     # Options of every command that reads a run directory; spec commands add --set.
     run_common = argparse.ArgumentParser(add_help=False)
     run_common.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                            type=plugin_module,
                             help="import a module that registers custom layers")
     run_common.add_argument("--verbose", action="store_true",
                             help="show TensorFlow's and TFDS' own log lines (else they go to "
@@ -50,7 +53,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    # A file name that is not UTF-8 is printed with escapes, not as a UnicodeEncodeError.
+    sys.stdout.reconfigure(errors="backslashreplace")
     args = make_parser().parse_args(argv)
+    bad_environment = environment_exit_code()  # before anything imports Keras
+    if bad_environment:
+        return bad_environment
     from rundir import console
     console.quiet_libraries(getattr(args, "verbose", False))  # before TensorFlow is imported
     try:

@@ -15,7 +15,8 @@ import sys
 
 from builder import EXIT_BAD_INPUT, SpecErrors, load_spec
 from builder.plugins import PluginError
-from trainer.options import EXIT_PREEMPTED, add_train_options, overrides_from
+from trainer.environment import environment_exit_code
+from trainer.options import EXIT_PREEMPTED, add_train_options, overrides_from, plugin_module
 
 class _Terminated(BaseException):
     """SIGTERM outside the training loop (which saves and stops on its own). A
@@ -149,11 +150,15 @@ def add_commands(sub, common) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="train.py", description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        type=plugin_module)
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's own log lines (else in RUN_DIR/logs/kspec.log)")
     add_train_options(parser)
     args = parser.parse_args(argv)
+    bad_environment = environment_exit_code("train.py")  # before anything imports Keras
+    if bad_environment:
+        return bad_environment
     from rundir import console
     console.quiet_libraries(args.verbose)
     return run(args)

@@ -5,6 +5,7 @@ is accepted where a float is expected (it widens without loss).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 REQUIRED = object()
@@ -44,6 +45,11 @@ class ArgType:
         if _is_int(value) and abs(value) > MAX_INT:
             raise ArgTypeError(f"expected {self.describe}, received an integer of "
                                f"{len(str(value))} digits, larger than {MAX_INT:,}")
+        bad = _non_finite(value)
+        if bad is not None:
+            # `.nan` and `.inf` read as YAML floats; they would only fail once training runs.
+            raise ArgTypeError(f"expected {self.describe}, received {bad}: NaN and infinity "
+                               "are not values a spec can hold")
         out = self.checker(value)
         if out is _BAD:
             raise ArgTypeError(f"expected {self.describe}, received {_show(value)}")
@@ -56,6 +62,19 @@ class ArgType:
 
 
 _BAD = object()
+
+
+def _non_finite(value):
+    """The first NaN or infinity in `value` or in its items (lists nest one level: padding)."""
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, list):
+            found = _non_finite(item)
+            if found is not None:
+                return found
+        elif isinstance(item, float) and not math.isfinite(item):
+            return item
+    return None
 
 
 def _show(value) -> str:

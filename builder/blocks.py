@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .argtypes import DECLARED_TYPES, Arg, type_of_default
+from .argtypes import DECLARED_TYPES, Arg, ArgTypeError, type_of_default
 from .check import key_where, where_of
 from .errors import SpecErrors, did_you_mean, type_name
 from .graph import STRUCTURAL, BlockDef
@@ -122,6 +122,12 @@ def _block_args(raw, where, path, sink) -> tuple:
         elif isinstance(value, str) and value in DECLARED_TYPES:
             out.append(Arg(key, DECLARED_TYPES[value]))
         elif type_of_default(value) is not None:
+            try:  # a default number is used as written: it holds to its kind's bounds
+                if not isinstance(value, str):
+                    type_of_default(value).check(value)
+            except ArgTypeError as exc:
+                sink.add(where_of(raw, key, where).at(f"{path}.args.{key}"), str(exc))
+                continue
             out.append(Arg(key, type_of_default(value), value))
         else:
             sink.add(where_of(raw, key, where).at(f"{path}.args.{key}"), "a block argument is "

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
+import tempfile
 
 from .errors import EXIT_BAD_INPUT, SpecErrors
+from .names import file_stem
 from .plugins import PluginError
 from .spec import load_spec
 from .summary import summary_dict, summary_table
@@ -46,9 +50,6 @@ MAX_DRAW_DEPTH = 32
 
 
 def cmd_draw(args) -> int:
-    import os
-    import tempfile
-
     out = args.out
     ext = os.path.splitext(out or "")[1].lower()
     if out is not None and ext not in DRAW_FORMATS:
@@ -67,7 +68,7 @@ def cmd_draw(args) -> int:
         print(f"{args.spec}: the input shape is not known, so no shapes can be drawn "
               "(set input.shape)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out = out or f"{spec.name}.svg"
+    out = out or f"{file_stem(spec.name, 'model')}.svg"
     if out.lower().endswith(".html"):
         from .picture.html import to_html
         text, what = to_html(spec), "blocks open with a click"
@@ -93,10 +94,23 @@ def cmd_draw(args) -> int:
         print(f"cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"wrote {out} ({spec.name}: {what})")
-    other = f"kspec draw {args.spec} --out {spec.name}.html" if not out.endswith(".html") \
-        else f"kspec draw {args.spec} --out {spec.name}.svg"
-    print(f"next: open {out} in a browser | {other}")
+    print(f"next: open {shlex.quote(out)} in a browser | {_other_picture(args, out)}")
     return 0
+
+
+def _other_picture(args, out: str) -> str:
+    """The command that draws the other format beside `out`, with the same plugins and
+    overrides (it would not load without them), quoted for a shell."""
+    stem, ext = os.path.splitext(out)
+    other = stem + (".svg" if ext.lower() == ".html" else ".html")
+    words = ["kspec", "draw", args.spec]
+    for plugin in args.plugin:
+        words += ["--plugin", plugin]
+    for override in args.set:
+        words += ["--set", override]
+    if other.endswith(".svg") and args.depth:
+        words += ["--depth", str(args.depth)]
+    return " ".join(shlex.quote(w) for w in words + ["--out", other])
 
 
 def cmd_schema(args) -> int:

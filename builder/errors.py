@@ -53,13 +53,22 @@ class SpecError(Exception):
 
     def format(self) -> str:
         w = self.where
-        text = f"{w.file}:{w.line}:{w.col}: {w.path or '<top>'}: {self.message}"
+        # Line 0: not a place in a file (an option such as `--init`, a mapping kspec made).
+        place = f"{w.file}:{w.line}:{w.col}" if w.line else w.file
+        text = f"{place}: {w.path or '<top>'}: {self.message}"
         text = f"{text} ({self.hint})" if self.hint else text
         if self.uses:
             more = len(self.uses) - MAX_USES_SHOWN
             text += f" ({'; '.join(self.uses[:MAX_USES_SHOWN])}" + (
                 f"; and {more} more uses)" if more > 0 else ")")
-        return f"{text} (in {self.repeats} expansions)" if self.repeats > 1 else text
+        text = f"{text} (in {self.repeats} expansions)" if self.repeats > 1 else text
+        return text if text.isprintable() else _escaped(text)
+
+
+def _escaped(text: str) -> str:
+    """Control characters (a newline, a terminal escape) and lone surrogates a spec's keys
+    may hold, written as escapes: each error stays one line, printable on any terminal."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class SpecErrors(Exception):

@@ -12,6 +12,7 @@ messages (which name the character where reading failed) are ours to keep.
 """
 from __future__ import annotations
 
+import math
 import operator
 import re
 
@@ -31,6 +32,10 @@ MAX_CHARS = 500
 MAX_DEPTH = 32
 MAX_DIGITS = 15
 MAX_MAGNITUDE = 10 ** 15
+# Every value an expression makes is bounded, not only its text: blocks pass the string one
+# level makes to the next, so six nested `$s + $s + ...` would otherwise grow a 1 KB spec
+# into gigabytes. Derived ids are short; no kspec value needs a longer string.
+MAX_STRING_CHARS = 1_000
 
 
 class ExprError(ValueError):
@@ -95,7 +100,11 @@ def _tokens(text: str) -> list:
                 raise ExprError(f"number {num[:20]}... has more than {MAX_DIGITS} digits in "
                                 f"expression {text[:40]!r}")
             is_float = "." in num or "e" in num.lower()
-            out.append(("num", float(num) if is_float else int(num), start))
+            value = float(num) if is_float else int(num)
+            if abs(value) > MAX_MAGNITUDE:  # `1e400` is infinity, `1e300` no spec's number
+                raise ExprError(f"number {num[:20]} is too large (over {MAX_MAGNITUDE:.0e}) "
+                                f"in expression {text[:60]!r}")
+            out.append(("num", value, start))
         elif name is not None:
             out.append(("name", name, start))
         elif op is not None:
@@ -301,6 +310,9 @@ def _kind(value) -> str:
 
 def _arith(op, a, b, text):
     if op == "+" and isinstance(a, str) and isinstance(b, str):
+        if len(a) + len(b) > MAX_STRING_CHARS:  # checked before the join allocates it
+            raise ExprError(f"a string of {len(a) + len(b):,} characters, longer than "
+                            f"{MAX_STRING_CHARS:,}, made by expression {text[:60]!r}")
         return a + b
     for v in (a, b):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -309,6 +321,9 @@ def _arith(op, a, b, text):
         raise ExprError(f"division by zero in {text!r}")
     result = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
               "/": lambda: a / b, "//": lambda: a // b}[op]()
+    if not math.isfinite(result):  # NaN from an argument: `$a - $a` with a: .nan
+        raise ExprError(f"the result is {result}, not a finite number, in expression "
+                        f"{text[:60]!r}")
     if abs(result) > MAX_MAGNITUDE:
         raise ExprError(f"value {result:.3g} is too large (over {MAX_MAGNITUDE:.0e}) in "
                         f"expression {text[:60]!r}")

@@ -30,6 +30,8 @@ def build_model(spec, *, until: str | None = None, overrides=(), plugins=()):
     if until is not None and stop not in names:
         raise SpecErrors([SpecError(Where(spec.file, 0, 0, "until"), f"no layer named {until!r}",
                                     did_you_mean(until, list(names) + list(spec.graph.ids)))])
+    # Keras refuses a "/" in a name, which a spec's `name:` may hold.
+    model_name = spec.name.replace("/", "_")
     inputs = keras.Input(shape=spec.input["shape"], name="image")
     tensors = {INPUT: inputs}
     for node in spec.graph.nodes:
@@ -41,8 +43,8 @@ def build_model(spec, *, until: str | None = None, overrides=(), plugins=()):
         args = [tensors[name] for name in node.inputs]
         tensors[node.name] = layer(args if kind.merge else args[0])
         if node.name == stop:
-            return keras.Model(inputs, tensors[node.name], name=f"{spec.name}_until_{until}")
+            return keras.Model(inputs, tensors[node.name], name=f"{model_name}_until_{until}")
     outs = spec.graph.outputs
     if len(outs) == 1:
-        return keras.Model(inputs, tensors[outs[0]], name=spec.name)
-    return keras.Model(inputs, {name: tensors[name] for name in outs}, name=spec.name)
+        return keras.Model(inputs, tensors[outs[0]], name=model_name)
+    return keras.Model(inputs, {name: tensors[name] for name in outs}, name=model_name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from .argtypes import type_of_default
+from .argtypes import ArgTypeError, type_of_default
 from .blocks import RESERVED_ARGS, read_blocks
 from .check import check_args, key_where, where_of
 from .errors import ErrorSink, SpecError, SpecErrors, Where, did_you_mean, type_name
@@ -22,7 +22,7 @@ from .pretrained import check_init, check_layer_refs, preset_input
 from .registry import LAYERS, ShapeMismatch, all_layers
 from .shapes import infer_nodes
 from .train_section import INPUT_ARGS, check_train
-from .yaml_loader import SpecList, SpecMap, load_yaml_file, load_yaml_text
+from .yaml_loader import SpecList, SpecMap, UnreadableSpec, load_yaml_file, load_yaml_text
 
 TOP_KEYS = ("kspec", "name", "paper", "extends", "args", "input", "defaults", "blocks", "layers",
             "head", "init", "train")
@@ -61,7 +61,7 @@ def load_spec(source, overrides=(), plugins=()) -> Spec:
 
     Args:
         source: a path, or already-parsed data.
-        overrides: `key.path=value` strings (the CLI's `--set`).
+        overrides: `key.path=value` strings (the CLI's `--set`), or (option, string) pairs.
         plugins: module names that register custom layers (imported explicitly).
 
     Raises:
@@ -98,10 +98,15 @@ def _with_extends(path, seen: set, depth: int = 0):
                                     "extends reads .yaml or .yml files only")])
     if base_path in seen or depth >= MAX_EXTENDS:
         raise SpecErrors([SpecError(w, f"extends forms a cycle or is deeper than {MAX_EXTENDS}")])
-    if not os.path.isfile(base_path):
+    if not os.path.exists(base_path):
         raise SpecErrors([SpecError(w, f"extends names {base_name!r}, which does not exist "
                                     f"(looked for {base_path})")])
-    base = _with_extends(base_path, seen | {os.path.normpath(path)}, depth + 1)
+    try:
+        base = _with_extends(base_path, seen | {os.path.normpath(path)}, depth + 1)
+    except UnreadableSpec as exc:
+        # The base cannot be read at all (a FIFO, a folder, too large): said where it is named.
+        raise SpecErrors([SpecError(w, f"extends names {base_name!r}: "
+                                    f"{exc.errors[0].message}")]) from None
     if not any(key in base for key in ("kspec", "name", "layers", "input", "blocks")):
         # Its keys are not echoed: a file that is not a spec may hold anything.
         raise SpecErrors([SpecError(w, f"extends names {base_name!r}, which is not a kspec "
@@ -130,10 +135,15 @@ def merge(base, child):
 
 
 def apply_overrides(raw, overrides):
-    """Applies `a.b.c=value` strings; values are typed like YAML (`1e-4` is a float)."""
+    """Applies `a.b.c=value` strings; values are typed like YAML (`1e-4` is a float).
+
+    An item may be an `(option, "key=value")` pair: the override an option such as
+    `--init` stands for, whose errors then name that option instead of `--set`."""
     sink = ErrorSink()
-    for text in overrides:
-        w = Where("--set", 1, 1, str(text))
+    for item in overrides:
+        origin, text = item if isinstance(item, tuple) else ("--set", item)
+        w = Where("--set", 1, 1, str(text)) if origin == "--set" else \
+            Where(origin, path=str(text).split("=", 1)[0])
         if "=" not in text:
             sink.add(w, "expected key=value", "for example: --set train.epochs=5")
             continue
@@ -188,7 +198,7 @@ def _validate(raw) -> Spec:
     if version != LANGUAGE_VERSION or isinstance(version, bool):
         sink.add(where_of(raw, "kspec", top).at("kspec"), f"unsupported language version "
                  f"{version!r}", f"this kspec reads version {LANGUAGE_VERSION}")
-    name = _required_str(raw, "name", top, sink)
+    name = _name(raw, top, sink)
     paper = raw.get("paper")
     if paper is not None and not isinstance(paper, str):
         sink.add(where_of(raw, "paper", top).at("paper"), "paper must be a string")
@@ -219,6 +229,21 @@ def _validate(raw) -> Spec:
                 init)
 
 
+MAX_NAME_CHARS = 200
+
+
+def _name(raw, top, sink) -> str:
+    """`name:` names the model in every line kspec prints and in default file names: one
+    printable line (no newline or control character), of a length a file name can take."""
+    name = _required_str(raw, "name", top, sink)
+    if name and (not name.isprintable() or len(name) > MAX_NAME_CHARS):
+        sink.add(where_of(raw, "name", top).at("name"), f"`name:` must be one printable line "
+                 f"of at most {MAX_NAME_CHARS} characters, received {type_name(name)}",
+                 "for example: name: resnet50")
+        return ""
+    return name
+
+
 def _required_str(raw, key, top, sink):
     value = raw.get(key)
     if not isinstance(value, str) or not value:
@@ -243,7 +268,10 @@ def _spec_args(raw, where, sink) -> dict:
             sink.add(key_where(raw, key, where).at(f"args.{key}"), f"'{key}' is not a valid "
                      "argument name", "use letters, digits and _; $in and $index are kspec's")
         else:
-            out[key] = value
+            try:  # a number within bounds (no NaN, no 40-digit integer) where it is written
+                out[key] = value if isinstance(value, str) else type_of_default(value).check(value)
+            except ArgTypeError as exc:
+                sink.add(where_of(raw, key, where).at(f"args.{key}"), str(exc))
     return out
 
 

@@ -37,10 +37,12 @@ class StructuralItems:
     def parallel(self, item, value, where, env, cur, path, name) -> str:
         self.allow_keys(item, ("parallel", "merge", "id", "when"), where, path)
         merge = item.get("merge", "concat")
-        if merge not in ("concat", "add"):
+        bad_merge = merge not in ("concat", "add")
+        if bad_merge:
+            # Reported, and the branches are still read: their own mistakes are said too.
             self.error(where_of(item, "merge", where).at(path + ".merge"),
                        f"merge must be concat or add, received {type_name(merge)}")
-            return cur
+            merge = "concat"
         if not isinstance(value, list) or not value:
             self.error(where.at(path), "parallel needs a list of branches (each a list of layers)")
             return cur
@@ -51,7 +53,7 @@ class StructuralItems:
                 branch = branch if isinstance(branch, list) else _as_list(branch, bw)
                 with self.group("branch", f"branch {j}"):
                     outs.append(self.items(branch, env, cur, f"{path}[{j}]", f"{name}.b{j}", bw))
-        return self.merge_node(merge, tuple(outs), name, path, where)
+        return cur if bad_merge else self.merge_node(merge, tuple(outs), name, path, where)
 
     def residual(self, item, value, where, env, cur, path, name) -> str:
         self.allow_keys(item, ("residual", "id", "when"), where, path)

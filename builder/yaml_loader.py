@@ -13,6 +13,7 @@ import re
 import yaml
 
 from .errors import ErrorSink, SpecErrors, Where
+from .untrusted import UntrustedFileError, read_bytes
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
@@ -75,9 +76,18 @@ class _StrictLoader(yaml.SafeLoader):
         return super().resolve(kind, value, implicit)
 
 
+# A `"\ud800"` escape gives half a UTF-16 pair: no text, it cannot be printed or saved.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _scalar(node: yaml.ScalarNode, where: Where, sink: ErrorSink):
     text = node.value
     tag = node.tag
+    lone = _SURROGATE.search(text)
+    if lone:
+        sink.add(where, f"the string holds a lone surrogate ({lone.group()!r} at character "
+                 f"{lone.start() + 1}), which is not text", "remove the \\u escape")
+        return None
     if len(text) > MAX_NUMBER_CHARS and (_INT.match(text) or _FLOAT.match(text)):
         sink.add(where, f"a number of {len(text):,} characters is too long",
                  f"numbers in a spec have at most {MAX_NUMBER_CHARS} characters")
@@ -202,6 +212,10 @@ class _Stop(Exception):
     pass
 
 
+class UnreadableSpec(SpecErrors):
+    """A spec file that cannot be read as text at all (not what it says)."""
+
+
 def load_yaml_text(text: str, file: str = "<spec>"):
     """Parses spec text into SpecMap/SpecList/scalars, or raises SpecErrors."""
     sink = ErrorSink()
@@ -235,21 +249,22 @@ def load_yaml_text(text: str, file: str = "<spec>"):
 
 
 def load_yaml_file(path: str):
-    """Reads a spec file strictly as UTF-8 text and parses it."""
+    """Reads a spec file strictly as UTF-8 text and parses it.
+
+    Read through `untrusted.read_bytes`: only a regular file (a FIFO named as a spec fails
+    at once instead of waiting for a writer), its size bounded before it is read."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise SpecErrors([_error(path, f"cannot read file: {exc.strerror or exc}")]) from None
-    if len(raw) > MAX_BYTES:
-        raise SpecErrors([_error(path, f"file is larger than {MAX_BYTES} bytes",
-                                 "a spec is a short text")])
+        raw = read_bytes(path, MAX_BYTES, "spec")
+    except UntrustedFileError as exc:
+        text = str(exc)
+        raise UnreadableSpec([_error(path, text[len(path) + 2:] if text.startswith(f"{path}: ")
+                                 else text)]) from None
     if b"\x00" in raw:
-        raise SpecErrors([_error(path, "file is binary, not a YAML text")])
+        raise UnreadableSpec([_error(path, "file is binary, not a YAML text")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecErrors([_error(path, f"file is not UTF-8 text (byte {exc.start})")]) from None
+        raise UnreadableSpec([_error(path, f"file is not UTF-8 text (byte {exc.start})")]) from None
     return load_yaml_text(text, path)
 
 

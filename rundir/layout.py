@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import sys
 import time
 
@@ -146,8 +145,8 @@ def read_metrics(path: str) -> tuple[list, list]:
 def default_run_dir(name: str) -> str:
     """`runs/<name>` with the name reduced to [A-Za-z0-9._-]: a spec's `name: ".."` or
     `name: a/b` must not put a run anywhere but in its own folder under runs/."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".") or "run"
-    return os.path.join("runs", safe)
+    from builder.names import file_stem  # the one sanitiser of names taken from a spec
+    return os.path.join("runs", file_stem(name, "run"))
 
 
 class RunDir:

@@ -18,6 +18,30 @@ def _count(text: str) -> int:
 
 _count.__name__ = "integer >= 0"  # argparse names the type in its message
 
+MAX_SEED = 2 ** 32 - 1  # NumPy's seeds are 32-bit; a larger one fails after the spec loads
+MAX_LOGICAL_CPUS = 64  # enough to try distribution; 100,000 devices never finish starting
+
+
+def _bounded(highest: int, name: str):
+    """An argparse type: an integer from 0 to `highest`, named `name` in its message."""
+    def parse(text: str) -> int:
+        value = _count(text)
+        if value > highest:
+            raise ValueError(text)
+        return value
+    parse.__name__ = name
+    return parse
+
+
+def plugin_module(text: str) -> str:
+    """A `--plugin` value: something to import, so never empty."""
+    if not text.strip():
+        raise ValueError(text)
+    return text
+
+
+plugin_module.__name__ = "plugin module"
+
 
 def _source(text: str) -> str:
     if not text.strip():
@@ -49,9 +73,11 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-xla", dest="xla", action="store_const", const="off",
                    help="the same as --xla off")
     p.add_argument("--strategy", default="auto", choices=["auto", "one", "mirrored", "multiworker"])
-    p.add_argument("--logical-cpus", type=_count, default=0,
+    p.add_argument("--logical-cpus", default=0,
+                   type=_bounded(MAX_LOGICAL_CPUS, f"integer from 0 to {MAX_LOGICAL_CPUS}"),
                    help="split the CPU into N logical devices (to try distribution on a CPU)")
-    p.add_argument("--seed", type=_count, default=0, help="random seed (an integer >= 0)")
+    p.add_argument("--seed", default=0, type=_bounded(MAX_SEED, f"integer from 0 to {MAX_SEED}"),
+                   help=f"random seed (an integer from 0 to {MAX_SEED})")
     p.add_argument("--deterministic", action="store_true",
                    help="op determinism and seeded everything: identical weights run to run")
     p.add_argument("--resume", dest="resume", action="store_true", default=True,
@@ -62,15 +88,16 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
 
 
 def overrides_from(args) -> list:
-    """The `--set` strings the options stand for: `--epochs 3` is `train.epochs=3`."""
+    """The overrides the options stand for: `--epochs 3` is `train.epochs=3`. Each is an
+    (option, "key=value") pair, so that its errors name `--epochs`, not `--set`."""
     sets = list(args.set)
     for option, key in (("epochs", "train.epochs"), ("batch_size", "train.batch_size"),
                         ("steps_per_epoch", "train.steps_per_epoch")):
         if getattr(args, option) is not None:
-            sets.append(f"{key}={getattr(args, option)}")
+            sets.append((f"--{option.replace('_', '-')}", f"{key}={getattr(args, option)}"))
     if getattr(args, "init", None):
         source = args.init
         if not source.startswith("keras.applications."):
             source = os.path.abspath(source)  # from the working directory, as --data
-        sets.append(f"init={json.dumps(source)}")  # quoted: a path is no YAML syntax
+        sets.append(("--init", f"init={json.dumps(source)}"))  # quoted: no YAML syntax
     return sets

@@ -282,7 +282,7 @@ def initialise(model, spec, source: str, say) -> dict:
                                            else "")
         raise InitError(f"init: {source} leaves {len(body_new)} body layer(s) of {spec.name} "
                         f"without weights ({shown}); set init: {{from: {source}, partial: "
-                        "true}} to start them from random, or init.skip to name them")
+                        "true} to start them from random, or init.skip to name them")
     for layer, src in p.pairs:
         layer.set_weights(src.arrays)
     new = [f"{layer.name} ({', '.join('x'.join(map(str, w.shape)) for w in layer.weights)})"

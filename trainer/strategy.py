@@ -7,6 +7,7 @@ import sys
 
 import tensorflow as tf
 
+from .environment import EnvironmentProblem, collective_timeout
 from .slurm import SlurmError, slurm_cluster, slurm_tasks
 
 
@@ -106,7 +107,10 @@ def _multiworker():
         workers = [a for kind in ("chief", "worker") for a in cfg["cluster"].get(kind, [])]
         me = cfg["cluster"][cfg["task"]["type"]][cfg["task"]["index"]]
         rank = workers.index(me)
-    timeout = float(os.environ.get("KSPEC_COLLECTIVE_TIMEOUT", "300"))
+    try:
+        timeout = collective_timeout()
+    except EnvironmentProblem as exc:
+        raise OptionError(str(exc)) from None
     # Until the first step has run, nothing else bounds the wait for peers that never come.
     _start_watchdog(workers, rank, timeout)
     # A collective whose peer died would wait forever: time out, so the survivors stop.

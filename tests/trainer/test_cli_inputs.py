@@ -17,8 +17,15 @@ def _train(*args, env=None, cwd=ROOT):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--seed", "-1"], "argument --seed: invalid integer >= 0 value: '-1'"),
-    (["--logical-cpus", "-2"], "argument --logical-cpus: invalid integer >= 0 value: '-2'"),
+    (["--seed", "-1"], "argument --seed: invalid integer from 0 to 4294967295 value: '-1'"),
+    (["--seed", "4294967296"],
+     "argument --seed: invalid integer from 0 to 4294967295 value: '4294967296'"),
+    (["--logical-cpus", "-2"], "argument --logical-cpus: invalid integer from 0 to 64 value: '-2'"),
+    (["--logical-cpus", "100000"],
+     "argument --logical-cpus: invalid integer from 0 to 64 value: '100000'"),
+    (["--plugin", ""], "argument --plugin: invalid plugin module value: ''"),
+    (["--epochs", "0"], "--epochs: train.epochs: expected a positive integer, received int 0"),
+    (["--init", "weights.txt"], "--init: init.from: cannot read weights from '"),
     (["--data", "shapes/bogus"], "unknown shapes config 'bogus'; expected single or multi"),
     (["--data", "shapes/single:image_size=-5"],
      "shapes option image_size must be between 16 and 1,024, received -5"),
