@@ -166,8 +166,8 @@ def test_every_value_an_expression_makes_is_bounded():
     long = "x" * (MAX_STRING_CHARS // 2 + 1)
     lines = outcome(lambda: load_spec_text(
         SMALL + f"args: {{s: {long}}}\nlayers: [conv: {{filters: 4, id: $s + $s}}]\n", "t.yaml"))
-    assert lines == [f"t.yaml:5:33: layers[0].conv.id: a string of 1,002 characters, longer than "
-                     f"1,000, made by expression '$s + $s'"]
+    assert lines == ["t.yaml:5:33: layers[0].conv.id: a string of 1,002 characters, longer than "
+                     "1,000, made by expression '$s + $s'"]
     assert outcome(lambda: load_spec_text(
         SMALL + "args: {a: 2}\nlayers: [conv: {filters: 1e400 if $a > 1 else 4}]\n", "t.yaml")) \
         == ["t.yaml:5:26: layers[0].conv.filters: number 1e400 is too large (over 1e+15) in "
