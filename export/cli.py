@@ -196,8 +196,8 @@ def export_run(run_dir: str, formats, quantize: str, out: str | None, plugins=()
 
 
 def _export_all(c: _Context, targets, folder: str, skip_missing_extra: bool):
-    import contextlib
-
+    """Cleans up after stopped exports, then writes each artifact and the manifest through
+    a staging folder in each destination folder; a full disk stops it (DiskFull)."""
     from .formats import MissingExtra
     notes, rows, full = [], [], None
     with contextlib.ExitStack() as stack:

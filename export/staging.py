@@ -49,7 +49,7 @@ class Staging:
         """Renames `tmp` onto `dest`; a folder that was there is moved into this staging
         folder first (a folder cannot be renamed over) and goes with it."""
         if os.path.isdir(tmp) and os.path.lexists(dest):
-            os.replace(dest, os.path.join(self.path, ".previous"))
+            os.replace(dest, os.path.join(self.path, f".previous.{os.path.basename(dest)}"))
         os.replace(tmp, dest)
 
     def discard(self, tmp: str) -> None:

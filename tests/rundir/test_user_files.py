@@ -126,3 +126,17 @@ def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(tmp_path
                        r"file; remove it \(kspec makes a new one\)"):
         RunLock(str(run_dir), name).acquire()
     assert victim.read_bytes() == b"the user's text"
+
+
+def test_replacing_a_folder_atomically_leaves_a_users_old_folder(tmp_path):
+    """The folder being replaced is moved aside into a fresh folder of the call's own,
+    never to `NAME.old`, which may be someone's."""
+    from rundir.atomic import atomic_path
+    fill(tmp_path, {"sm/saved_model.pb": b"previous", "sm.old/keep.txt": b"the user's"})
+    with atomic_path(str(tmp_path / "sm")) as tmp:
+        os.makedirs(tmp)
+        with open(os.path.join(tmp, "saved_model.pb"), "wb") as fh:
+            fh.write(b"new")
+    assert (tmp_path / "sm" / "saved_model.pb").read_bytes() == b"new"
+    assert (tmp_path / "sm.old" / "keep.txt").read_bytes() == b"the user's"
+    assert sorted(os.listdir(tmp_path)) == ["sm", "sm.old"]
