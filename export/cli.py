@@ -1,31 +1,31 @@
 """`kspec export RUN_DIR --format savedmodel|tflite|keras|onnx|all [--quantize ...] [--out PATH]`.
 
-Each artifact is written under a temporary name beside its destination, loaded in a
-fresh process and judged against the Keras model on real samples by the task's own
-measures; only then is it renamed into place. A table shows format, size, measure,
-value, bar and latency; the manifest is written last; the command exits 1 if any
-check fails (a failed artifact is not left in place).
+Each artifact is written in a staging folder of the export's own beside its destination
+(`export.staging`), loaded in a fresh process and judged against the Keras model on real
+samples by the task's own measures; only then is it renamed into place. A table shows
+format, size, measure, value, bar and latency; the manifest is written last; the command
+exits 1 if any check fails (a failed artifact is not left in place) or the disk is full.
+Destinations are judged before anything is written (`export.targets`), and one export of
+a run runs at a time (RUN_DIR/.export.lock).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 
 from builder import EXIT_BAD_INPUT
-from rundir.atomic import atomic_path
+from rundir.atomic import DISK_FULL_WORDS, is_disk_full
 
 from . import manifest
+from .staging import Staging, clean_stopped
+from .targets import LEVELS, UsageError, plan
 
-EXIT_FAILED = 1  # an artifact failed its check against the Keras model
+EXIT_FAILED = 1  # an artifact failed its check against the Keras model (or the disk is full)
 SAMPLES = 256  # a 98% agreement bar needs more than a few dozen samples to resolve
 FORMATS = ("savedmodel", "tflite", "keras", "onnx")
-LEVELS = ("none", "float16", "dynamic", "int8")
 ONNX_INSTALL = 'pip install -e ".[onnx]"'
-
-
-class UsageError(ValueError):
-    """Options that do not fit together (exit 2)."""
 
 
 def keras_latency(model, x) -> float:
@@ -38,40 +38,6 @@ def keras_latency(model, x) -> float:
         model(one, training=False)
         times.append(time.perf_counter() - start)
     return float(np.median(times))
-
-
-def default_name(fmt: str, q: str) -> str:
-    return {"savedmodel": "savedmodel", "keras": "model.keras", "onnx": "model.onnx",
-            "tflite": f"model_{'float32' if q == 'none' else q}.tflite"}[fmt]
-
-
-def plan(run_dir: str, formats, quantize: str, out: str | None) -> tuple[list, str]:
-    """[(format, level, absolute destination)] and the folder the manifest goes to.
-
-    One artifact: `out` is the artifact itself (a file, or the SavedModel folder).
-    Several: `out` is a folder. Without `out`: RUN_DIR/exports/.
-    """
-    items = [(f, q) for f in formats
-             for q in ((LEVELS if quantize == "all" else (quantize,)) if f == "tflite"
-                       else ("none",))]
-    exports = os.path.abspath(os.path.join(run_dir, "exports"))
-    if out is None:
-        return [(f, q, os.path.join(exports, default_name(f, q))) for f, q in items], exports
-    out = os.path.abspath(out)
-    if len(items) > 1:
-        if os.path.exists(out) and not os.path.isdir(out):
-            raise UsageError(f"--out {out} is a file; with several artifacts --out is a folder")
-        return [(f, q, os.path.join(out, default_name(f, q))) for f, q in items], out
-    (fmt, q), = items
-    if fmt == "savedmodel":
-        if os.path.isdir(out) and os.listdir(out) and not os.path.exists(
-                os.path.join(out, "saved_model.pb")):
-            raise UsageError(f"--out {out} is a folder that holds something other than a "
-                             "SavedModel; name a new folder (it becomes the SavedModel)")
-    elif os.path.isdir(out):
-        raise UsageError(f"--out {out} is a folder; with one format --out is the artifact "
-                         f"itself, for example --out {os.path.join(out, default_name(fmt, q))}")
-    return [(fmt, q, out)], exports
 
 
 class _Context:
@@ -104,9 +70,10 @@ class _Context:
         return {k: np.asarray(v) for k, v in outputs.items()}
 
 
-def _write_and_run(fmt: str, q: str, c: _Context, path: str):
+def _write_and_run(fmt: str, q: str, c: _Context, path: str, scratch: str):
     """Writes one artifact at `path` and runs it the way a deployment would:
-    (outputs, Keras' reference outputs, latency, modules the runner imported)."""
+    (outputs, Keras' reference outputs, latency, modules the runner imported). The
+    samples for the fresh process go to `scratch`."""
     import numpy as np
 
     from .formats import write_keras, write_onnx
@@ -116,16 +83,16 @@ def _write_and_run(fmt: str, q: str, c: _Context, path: str):
     spec, model = c.run.spec, c.run.model
     if fmt == "savedmodel":
         write_savedmodel(model, spec, c.task, c.names, path)
-        got, latency, modules = run_child("savedmodel", path, c.raw)
+        got, latency, modules = run_child("savedmodel", path, c.raw, scratch)
         return got, c.reference(False), latency, modules
     if fmt == "tflite":
         rep = np.asarray(c.pipe.sample_images("train", 100)) if q == "int8" else None
         names = write_tflite(model, spec, c.task, q, path, rep)
-        got, latency, modules = run_child("tflite", path, c.raw)
+        got, latency, modules = run_child("tflite", path, c.raw, scratch)
         return name_outputs(got, names), c.reference(True), latency, modules
     if fmt == "onnx":
         write_onnx(model, spec, c.task, path)
-        got, latency, modules = run_child("onnx", path, c.raw)
+        got, latency, modules = run_child("onnx", path, c.raw, scratch)
         return got, c.reference(True), latency, modules
     import keras
     write_keras(model, path)
@@ -138,68 +105,152 @@ class _Rejected(Exception):
     """The artifact failed its checks: it is not renamed into place."""
 
 
-def export_one(fmt: str, q: str, dest: str, c: _Context) -> dict:
-    """Writes, verifies and places one artifact; returns its table row."""
-    from tasks.agreement import Check
+class DiskFull(Exception):
+    """A write ran out of space (exit 1, as in training); the message names the file."""
+
+
+def disk_full(path: str, exc: BaseException, kept: str | None = None) -> DiskFull:
+    """The message for a write that ran out of space: the file, the system's words (a
+    library's own text can be a page of graph-node names) and what is left in place."""
+    text = str(exc).lower()
+    why = (exc.strerror if isinstance(exc, OSError) and exc.strerror
+           else next((w for w in DISK_FULL_WORDS if w in text), type(exc).__name__))
+    kept = kept or (f"the previous {os.path.basename(path)} there is intact"
+                    if os.path.lexists(path) else "nothing was placed there")
+    return DiskFull(f"disk full writing {path} ({why}): {kept}. Free some space in "
+                    f"{os.path.dirname(path)} and run the same command again.")
+
+
+def export_one(fmt: str, q: str, dest: str, c: _Context, staging: Staging | None = None) -> dict:
+    """Writes, verifies and places one artifact (written in `staging`, by default a
+    staging folder of its own beside `dest`); returns its table row."""
+    if staging is None:
+        with Staging(os.path.dirname(dest)) as own:
+            return export_one(fmt, q, dest, c, own)
     row = {"format": fmt if q == "none" else f"{fmt}-{q}"}
-    suffix = os.path.splitext(dest)[1]
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    tmp = staging.temp(dest)
     try:
-        with atomic_path(dest, suffix=suffix) as tmp:
-            got, ref, latency, modules = _write_and_run(fmt, q, c, tmp)
-            if fmt == "keras":
-                import numpy as np
-                checks = [Check("max abs. diff", float(np.max(np.abs(got["out"] - ref["out"]))),
-                                1e-6, False)]
-            else:
-                checks = c.task.export_checks(q, got, ref, c.x)
-            row.update(path=dest, bytes=manifest.size(tmp), sha256=manifest.sha256(tmp),
-                       checks=[{"measure": k.measure, "value": k.value, "bar": k.bar_text,
-                                "passed": k.passed} for k in checks],
-                       measure=checks[0].measure, value=checks[0].value,
-                       passed=all(k.passed for k in checks), latency_ms=latency * 1000)
-            leaked = sorted({"builder", "tasks", "export", "trainer"} & set(modules))
-            if leaked:
-                row.update(passed=False, error=f"the runner imported kspec's {leaked}")
-            if not row["passed"]:
-                raise _Rejected()
+        _verify(fmt, q, c, tmp, staging, row)
+        row["path"] = dest
+        staging.place(tmp, dest)
     except _Rejected:
-        row.pop("path")
+        pass
     except Exception as exc:  # a failed export is a failed row, reported, never hidden
         from .formats import MissingExtra
         if isinstance(exc, MissingExtra):
             raise
+        if is_disk_full(exc):
+            raise disk_full(dest, exc) from None
         text = str(exc).strip()
         row.update(passed=False, measure="error", value=float("nan"),
                    error=text.splitlines()[-1][:300] if text else type(exc).__name__)
         row.pop("path", None)
+    finally:
+        staging.discard(tmp)
     return row
+
+
+def _verify(fmt: str, q: str, c: _Context, tmp: str, staging: Staging, row: dict) -> None:
+    """Writes the artifact at `tmp` and fills `row` with its checks; _Rejected if one
+    fails."""
+    from tasks.agreement import Check
+    got, ref, latency, modules = _write_and_run(fmt, q, c, tmp, staging.path)
+    if fmt == "keras":
+        import numpy as np
+        checks = [Check("max abs. diff", float(np.max(np.abs(got["out"] - ref["out"]))),
+                        1e-6, False)]
+    else:
+        checks = c.task.export_checks(q, got, ref, c.x)
+    row.update(bytes=manifest.size(tmp), sha256=manifest.sha256(tmp),
+               checks=[{"measure": k.measure, "value": k.value, "bar": k.bar_text,
+                        "passed": k.passed} for k in checks],
+               measure=checks[0].measure, value=checks[0].value,
+               passed=all(k.passed for k in checks), latency_ms=latency * 1000)
+    leaked = sorted({"builder", "tasks", "export", "trainer"} & set(modules))
+    if leaked:
+        row.update(passed=False, error=f"the runner imported kspec's {leaked}")
+    if not row["passed"]:
+        raise _Rejected()
 
 
 def export_run(run_dir: str, formats, quantize: str, out: str | None, plugins=(),
                skip_missing_extra: bool = False, data: str | None = None,
                data_dir: str | None = None) -> tuple[list, bool]:
-    """Exports and verifies each format; returns (table rows, all passed)."""
-    from .formats import MissingExtra
+    """Exports and verifies each format; returns (table rows, all passed).
+
+    Nothing is written before the destinations are judged safe (`targets.plan`) and
+    `run_dir` is shown to be a kspec run; one export of a run at a time (its lock)."""
+    from rundir.loader import RunError
+    from rundir.lock import RunLock
+    from rundir.ownership import is_run_dir
     targets, folder = plan(run_dir, formats, quantize, out)
-    c = _Context(run_dir, plugins, data, data_dir)
-    rows, notes = [], []
-    for place in {os.path.dirname(dest) for _, _, dest in targets} | {folder}:
-        notes += [f"removed {name}, left by an export that was stopped"
-                  for name in manifest.clean_leftovers(place)]
-    for fmt, q, dest in targets:
+    if not is_run_dir(run_dir):
+        raise RunError(f"{run_dir} is not a run directory (no .kspec-run or run.json of a "
+                       f"kspec run); train first: kspec train SPEC --out {run_dir}")
+    lock = RunLock(run_dir, ".export.lock").acquire()
+    try:
+        c = _Context(run_dir, plugins, data, data_dir)
+        return _export_all(c, targets, folder, skip_missing_extra)
+    finally:
+        lock.release()
+
+
+def _export_all(c: _Context, targets, folder: str, skip_missing_extra: bool):
+    """Cleans up after stopped exports, then writes each artifact and the manifest through
+    a staging folder in each destination folder; a full disk stops it (DiskFull)."""
+    from .formats import MissingExtra
+    notes, rows, full = [], [], None
+    with contextlib.ExitStack() as stack:
+        places = {}
+        for place in sorted({os.path.dirname(dest) for _, _, dest in targets} | {folder}):
+            notes += [f"removed {os.path.join(place, name)}, left by an export that was "
+                      "stopped" for name in clean_stopped(place)]
+            places[place] = stack.enter_context(_staging_in(place, c.run.path))
+        for fmt, q, dest in targets:
+            try:
+                rows.append(export_one(fmt, q, dest, c, places[os.path.dirname(dest)]))
+            except MissingExtra:
+                if not skip_missing_extra:
+                    raise
+                rows.append({"format": fmt, "passed": True, "skipped": f"needs {ONNX_INSTALL}"})
+            except DiskFull as exc:
+                full = exc  # what was placed so far still goes into the manifest
+                break
+        rows.append({"format": "keras model(x)",
+                     "latency_ms": keras_latency(c.run.model, c.x) * 1000, "passed": True})
         try:
-            rows.append(export_one(fmt, q, dest, c))
-        except MissingExtra:
-            if not skip_missing_extra:
+            notes += manifest.write_manifest(folder, c.run, rows, places[folder])
+        except OSError as exc:
+            if full is None and not is_disk_full(exc):
                 raise
-            rows.append({"format": fmt, "passed": True, "skipped": f"needs {ONNX_INSTALL}"})
-    rows.append({"format": "keras model(x)", "latency_ms": keras_latency(c.run.model, c.x) * 1000,
-                 "passed": True})
-    note = manifest.write_manifest(folder, c.run, rows)
-    for text in notes + ([note] if note else []):
+            full = full or disk_full(os.path.join(folder, manifest.MANIFEST), exc)
+    for text in notes:
         print(f"note: {text}", file=sys.stderr)
+    if full is not None:
+        raise full
     return rows, all(r["passed"] for r in rows)
+
+
+@contextlib.contextmanager
+def _staging_in(place: str, run_path: str):
+    """A staging folder in `place` (created when missing; its parent exists, see `plan`);
+    a read-only or full place is an error that says so."""
+    from rundir.ownership import READ_ONLY, not_writable
+    try:
+        os.makedirs(place, exist_ok=True)
+        staging = Staging(place)
+    except OSError as exc:
+        if exc.errno in READ_ONLY:
+            inside = os.path.abspath(place).startswith(os.path.abspath(run_path) + os.sep)
+            raise not_writable(place, exc, "kspec export writes its artifacts there",
+                               "Make it writable, or " + ("copy the run directory and export "
+                                                          "the copy" if inside else
+                                                          "name another --out")) from None
+        if is_disk_full(exc):
+            raise disk_full(place, exc, "nothing was written") from None
+        raise
+    with staging:
+        yield staging
 
 
 def _first(y):
@@ -231,10 +282,16 @@ def print_table(rows) -> None:
 
 
 def cmd_export(args) -> int:
+    import signal
+
     from tasks.data import DataError
     from rundir.loader import RunError
+    from rundir.lock import Busy
+    from rundir.ownership import RunDirRefused
 
     from .formats import MissingExtra
+    # A file-size limit must give an error to report (as in training), not kill the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     formats = list(FORMATS) if args.format == "all" else [args.format]
     if args.quantize != "none" and args.format not in ("tflite", "all"):
         print("kspec export: --quantize applies to --format tflite (or all)", file=sys.stderr)
@@ -243,9 +300,12 @@ def cmd_export(args) -> int:
         rows, ok = export_run(args.run_dir, formats, args.quantize, args.out, args.plugin,
                               skip_missing_extra=args.format == "all", data=args.data,
                               data_dir=args.data_dir)
-    except (RunError, DataError, MissingExtra, UsageError) as exc:
+    except (RunError, DataError, MissingExtra, UsageError, Busy, RunDirRefused) as exc:
         print(f"kspec export: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except DiskFull as exc:
+        print(f"kspec export: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     print_table(rows)
     return 0 if ok else EXIT_FAILED
 

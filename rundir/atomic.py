@@ -1,7 +1,9 @@
-"""Crash-safe writes: a temporary name in the same folder, then an atomic rename."""
+"""Crash-safe writes: a temporary name in the same folder, then an atomic rename; and how
+to tell a full disk from other write errors."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 
@@ -33,16 +35,32 @@ def atomic_path(target: str, suffix: str = ""):
 
 
 def _replace_dir(tmp: str, target: str) -> None:
-    """Directories cannot be renamed over: move the old one aside first, then drop it."""
+    """Directories cannot be renamed over: move the old one aside first, then drop it.
+
+    Aside means into a fresh folder of this call's own, never `TARGET.old`: that name
+    may be someone's folder."""
     import shutil
-    old = None
+    aside = None
     if os.path.exists(target):
-        old = target + ".old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
+        aside = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", suffix=".old",
+                                 dir=os.path.dirname(os.path.abspath(target)))
+        os.replace(target, os.path.join(aside, "previous"))
     os.replace(tmp, target)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+    if aside:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+DISK_FULL_WORDS = ("no space left", "file too large", "quota exceeded")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a write failed for want of space (a full disk, a quota, a file-size limit),
+    also when a library reports it only in words."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        return True
+    text = str(exc).lower()
+    return any(w in text for w in DISK_FULL_WORDS)
 
 
 def write_text(target: str, text: str) -> None:

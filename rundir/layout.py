@@ -9,6 +9,7 @@ import sys
 import time
 
 from .atomic import atomic_path, write_text
+from .ownership import claim_run_dir
 
 
 def versions() -> dict:
@@ -154,7 +155,8 @@ class RunDir:
     def __init__(self, path: str, chief: bool = True):
         self.path = path
         self.chief = chief
-        os.makedirs(path, exist_ok=True)
+        # Every worker checks: a folder that is not kspec's is refused before any write.
+        claim_run_dir(path)
 
     def file(self, *parts) -> str:
         return os.path.join(self.path, *parts)

@@ -171,7 +171,8 @@ class Session:
 def start_session(args, data, strategy, strategy_name: str) -> Session:
     """Opens the run directory (locked) and builds the model, optimizer, step and
     checkpoint under the strategy. Raises `rundir.lock.Busy` when another trainer holds
-    the directory."""
+    the directory, and OptionError when `--out` is not a folder kspec may train into
+    (`rundir.ownership`) or is read-only."""
     import keras
     import tensorflow as tf
 
@@ -180,21 +181,26 @@ def start_session(args, data, strategy, strategy_name: str) -> Session:
     from rundir import console
     from rundir.layout import RunDir, check_entries, default_run_dir
     from rundir.lock import RunLock
+    from rundir.ownership import RunDirRefused
 
     from .checkpoint import Checkpoints
     from .eval_shard import for_strategy
     from .optim import l2_penalty, make_optimizer, make_schedule
     from .progress import Progress
     from .step import TrainStep, make_predict
-    from .strategy import is_chief
+    from .strategy import OptionError, is_chief
     from .xla_auto import choose_xla
     spec, chief = data.spec, is_chief(strategy)
     xla, xla_reason, measure = choose_xla(args.xla, args.deterministic,
                                           "multiworker" not in strategy_name.lower())
-    rundir = RunDir(args.out or default_run_dir(spec.name), chief)
-    check_entries(rundir.path)
-    # One trainer per run directory; in a cluster the chief speaks for all workers.
-    lock = RunLock(rundir.path).acquire() if chief else None
+    path = args.out or default_run_dir(spec.name)
+    check_entries(path)  # a folder named .lock, a file named logs: said before any write
+    try:
+        rundir = RunDir(path, chief)
+        # One trainer per run directory; in a cluster the chief speaks for all workers.
+        lock = RunLock(rundir.path).acquire() if chief else None
+    except RunDirRefused as exc:  # not kspec's folder, or read-only: exit 2, nothing written
+        raise OptionError(str(exc)) from None
     console.keep_log_in(rundir.path)
     progress = Progress(spec.train["epochs"], data.steps_per_epoch, spec.train["batch_size"],
                         args.quiet)
