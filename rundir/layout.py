@@ -86,8 +86,8 @@ def read_run_json(path: str) -> dict:
 
 # What each entry of a run directory must be, where it exists.
 ENTRY_KINDS = {"spec.yaml": "file", "run.json": "file", "metrics.jsonl": "file",
-               ".lock": "file", "model.keras": "file", "checkpoints": "folder",
-               "logs": "folder"}
+               ".lock": "file", ".export.lock": "file", ".kspec-run": "file",
+               "model.keras": "file", "checkpoints": "folder", "logs": "folder"}
 
 
 def check_entries(path: str) -> None:
