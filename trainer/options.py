@@ -36,11 +36,9 @@ def _bounded(highest: int, name: str):
 def plugin_module(text: str) -> str:
     """A `--plugin` value: something to import, so never empty."""
     if not text.strip():
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(
+            "needs a module name (my_layers) or a Python file (path/to/my_layers.py)")
     return text
-
-
-plugin_module.__name__ = "plugin module"
 
 
 def _source(text: str) -> str:

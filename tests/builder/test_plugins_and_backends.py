@@ -100,7 +100,8 @@ def test_a_plugin_can_be_named_by_its_file(tmp_path):
     res = run([sys.executable, str(ROOT / "kspec_cli.py"), "check", "--plugin", str(plugin),
                "p.yaml"], cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    for bad, said in (("", "--plugin needs a module name (my_layers) or a Python file"),
+    for bad, said in (("", "argument --plugin: needs a module name (my_layers) or a Python "
+                           "file (path/to/my_layers.py)"),
                       ("nothere.py", "plugin file 'nothere.py' does not exist"),
                       (str(tmp_path / "p.yaml"), "is not a Python file with a module name")):
         res = run([sys.executable, str(ROOT / "kspec_cli.py"), "check", "--plugin", bad,

@@ -149,7 +149,12 @@ def test_two_trainers_on_one_run_directory(tmp_path, data_dir):
     while not (out / ".lock").exists() or not (out / ".lock").read_text().strip():
         assert time.time() < deadline and first.poll() is None
         time.sleep(0.05)
-    second = run(cmd)
+    # Held still while the second starts, so the first cannot finish before it meets it.
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = run(cmd)
+    finally:
+        first.send_signal(signal.SIGCONT)
     first_out, first_err = first.communicate(timeout=600)
     assert first.returncode == 0, first_err
     assert second.returncode == 2
@@ -161,7 +166,8 @@ def test_two_trainers_on_one_run_directory(tmp_path, data_dir):
 
 def test_nan_at_a_known_step_stops_there_and_saves_nothing(one_epoch, data_dir):
     before = sorted(os.listdir(_last(one_epoch)))
-    bad = _train(one_epoch, data_dir, "--set", "train.weight_decay=.inf", epochs=2)
+    # A finite spec (infinity itself is a spec error) whose loss overflows float32.
+    bad = _train(one_epoch, data_dir, "--set", "train.weight_decay=1e38", epochs=2)
     assert bad.returncode == 1
     assert bad.stderr.startswith("kspec train: loss is inf at step 51 (epoch 2): training "
                                  "stopped. Nothing was saved after the fault; the last "

@@ -23,7 +23,7 @@ def _train(*args, env=None, cwd=ROOT):
     (["--logical-cpus", "-2"], "argument --logical-cpus: invalid integer from 0 to 64 value: '-2'"),
     (["--logical-cpus", "100000"],
      "argument --logical-cpus: invalid integer from 0 to 64 value: '100000'"),
-    (["--plugin", ""], "argument --plugin: invalid plugin module value: ''"),
+    (["--plugin", ""], "argument --plugin: needs a module name (my_layers) or a Python file"),
     (["--epochs", "0"], "--epochs: train.epochs: expected a positive integer, received int 0"),
     (["--init", "weights.txt"], "--init: init.from: cannot read weights from '"),
     (["--data", "shapes/bogus"], "unknown shapes config 'bogus'; expected single or multi"),
