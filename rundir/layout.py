@@ -92,11 +92,17 @@ ENTRY_KINDS = {"spec.yaml": "file", "run.json": "file", "metrics.jsonl": "file",
 
 def check_entries(path: str) -> None:
     """RunJsonError when an entry of the run directory is of the wrong kind (a folder
-    named `.lock`, a file named `logs`): said at once, not as a traceback mid-run."""
+    named `.lock`, a file named `logs`): said at once, not as a traceback mid-run. A link
+    is refused too: kspec makes none, and writing through one (a `metrics.jsonl` pointing
+    at a file of the user's) would write outside the run directory."""
     for name, kind in ENTRY_KINDS.items():
         entry = os.path.join(path, name)
         if not os.path.lexists(entry):
             continue
+        if os.path.islink(entry):
+            raise RunJsonError(f"{entry} is a link; a run directory of kspec's holds its own "
+                               f"{kind} there, never a link. Remove the link, or use "
+                               "another --out")
         is_folder = os.path.isdir(entry)
         if (kind == "folder") != is_folder or (kind == "file" and not os.path.isfile(entry)):
             found = "a folder" if is_folder else "not a regular file"
@@ -184,7 +190,8 @@ class RunDir:
         """One whole line in one write, flushed to disk: a kill leaves it whole or absent."""
         if not self.chief:
             return
-        fd = os.open(self.file("metrics.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.file("metrics.jsonl"),
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             os.write(fd, (json.dumps(row) + "\n").encode())
             os.fsync(fd)

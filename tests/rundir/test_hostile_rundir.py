@@ -144,6 +144,28 @@ def test_entries_of_the_wrong_kind_are_exit_2(handed, tmp_path, capsys, entry, m
     assert code == 2 and said in err, err
 
 
+@pytest.mark.parametrize("entry", ["metrics.jsonl", "checkpoints", "logs"])
+def test_an_entry_that_is_a_link_is_refused_and_its_target_untouched(handed, tmp_path,
+                                                                     capsys, entry):
+    """A run directory handed over with `metrics.jsonl` pointing at a file of the user's:
+    training would append to that file. Refused before anything is written."""
+    target = tmp_path / "users_file"
+    target.mkdir() if entry != "metrics.jsonl" else target.write_text("my notes\n")
+    path = handed / entry
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    os.symlink(target, path)
+    spec = tmp_path / "t.yaml"
+    spec.write_text(SPEC)
+    code, out, err = _kspec(capsys, "train", str(spec), "--data", "xor", "--out",
+                            str(handed), "--no-xla", "--epochs", "2")
+    assert code == 2
+    assert f"{path} is a link; a run directory of kspec's holds its own" in err
+    if entry == "metrics.jsonl":
+        assert target.read_text() == "my notes\n"
+    else:
+        assert list(target.iterdir()) == []
+
+
 def test_a_huge_sparse_metrics_file_is_refused_unread(tmp_path):
     with open(tmp_path / "metrics.jsonl", "wb") as fh:
         fh.truncate(3 << 30)  # 3 GB that hold nothing: reading it whole would allocate 3 GB
