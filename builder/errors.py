@@ -65,10 +65,24 @@ class SpecError(Exception):
         return text if text.isprintable() else _escaped(text)
 
 
-def _escaped(text: str) -> str:
+def _escaped(text: str, keep: str = "") -> str:
     """Control characters (a newline, a terminal escape) and lone surrogates a spec's keys
-    may hold, written as escapes: each error stays one line, printable on any terminal."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    may hold, written as escapes: each error stays one line, printable on any terminal.
+    Characters in `keep` (a message's own line breaks) stay as they are."""
+    return "".join(ch if ch.isprintable() or ch in keep else repr(ch)[1:-1] for ch in text)
+
+
+def printable(value, keep: str = ""):
+    """`value` with every string in it (through lists, tuples and dicts) escaped as
+    `_escaped` does: for text that came from a file (a class name, a file name) before
+    it reaches a terminal, where an escape sequence would act and a newline forge a line."""
+    if isinstance(value, str):
+        return value if value.isprintable() else _escaped(value, keep)
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(printable(v) for v in value)
+    return value
 
 
 class SpecErrors(Exception):

@@ -1,6 +1,8 @@
 """Turns a validated spec's graph into a Keras 3 functional model (pure Keras, any backend)."""
 from __future__ import annotations
 
+import re
+
 from .errors import SpecError, SpecErrors, Where, did_you_mean
 from .graph import INPUT
 from .registry import LAYERS
@@ -30,8 +32,9 @@ def build_model(spec, *, until: str | None = None, overrides=(), plugins=()):
     if until is not None and stop not in names:
         raise SpecErrors([SpecError(Where(spec.file, 0, 0, "until"), f"no layer named {until!r}",
                                     did_you_mean(until, list(names) + list(spec.graph.ids)))])
-    # Keras refuses a "/" in a name, which a spec's `name:` may hold.
-    model_name = spec.name.replace("/", "_")
+    # TensorFlow takes a model's name as its root name scope, which refuses spaces, "/",
+    # ":" and letters outside ASCII, all of which a spec's `name:` may hold.
+    model_name = re.sub(r"[^A-Za-z0-9_.-]", "_", spec.name).lstrip("-_") or "model"
     inputs = keras.Input(shape=spec.input["shape"], name="image")
     tensors = {INPUT: inputs}
     for node in spec.graph.nodes:

@@ -150,3 +150,50 @@ def contained(root: str, name: str, roots=None) -> str:
         raise UntrustedFileError(f"{name} resolves outside the dataset folder "
                                  f"{os.path.realpath(root)}")
     return path
+
+
+# -- writing into a place the user named ----------------------------------------------
+def data_dir_option(text: str) -> str:
+    """An argparse type for `--data-dir`: a folder, or a path where one can be made (TFDS
+    writes there); a file or a FIFO is refused at parse time."""
+    import argparse
+    if os.path.lexists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder; name the folder "
+                                         "of prepared TFDS datasets (it is made if new)")
+    return text
+
+
+
+def output_folder(path: str, option: str) -> str:
+    """The folder an option such as `--draw DIR` names, made if new: the root, a file, or
+    a path through a file is refused (UntrustedFileError) before anything is written."""
+    if os.path.realpath(path) == os.path.realpath(os.sep):
+        raise UntrustedFileError(f"{option} {path} is the file-system root; name a folder "
+                                 "for the files")
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise UntrustedFileError(f"{option} {path} is a file, not a folder; name a folder "
+                                 "for the files")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise UntrustedFileError(f"{option} {path}: cannot make that folder "
+                                 f"({exc.strerror}); name a folder in a place you can "
+                                 "write") from None
+    return path
+
+
+def replace_file(path: str, data: bytes) -> None:
+    """Writes `data` as the file `path`: a new file beside it, then renamed over it, so a
+    link already at `path` is replaced, never written through (it may point anywhere),
+    and a reader never sees half a file."""
+    folder, base = os.path.split(path)
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}.kspec-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise

@@ -311,6 +311,7 @@ def cmd_export(args) -> int:
 
 
 def add_commands(sub, common) -> None:
+    from builder.untrusted import data_dir_option
     p = sub.add_parser(
         "export", parents=[common], help="write and verify deployment artifacts",
         description="Writes deployment artifacts of a trained run and verifies each one "
@@ -329,5 +330,6 @@ def add_commands(sub, common) -> None:
                    "folder); several: PATH is a folder (default: RUN_DIR/exports/)")
     p.add_argument("--data", default=None, help="where the samples for the checks and int8 "
                    "calibration come from (default: the run's dataset)")
-    p.add_argument("--data-dir", default=None, help="TFDS data directory (default: the run's)")
+    p.add_argument("--data-dir", default=None, type=data_dir_option,
+                   help="TFDS data directory (default: the run's)")
     p.set_defaults(func=cmd_export)

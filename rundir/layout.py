@@ -87,7 +87,9 @@ def read_run_json(path: str) -> dict:
 # What each entry of a run directory must be, where it exists.
 ENTRY_KINDS = {"spec.yaml": "file", "run.json": "file", "metrics.jsonl": "file",
                ".lock": "file", ".export.lock": "file", ".kspec-run": "file",
-               "model.keras": "file", "checkpoints": "folder", "logs": "folder"}
+               "model.keras": "file", "checkpoints": "folder", "logs": "folder",
+               "exports": "folder", "checkpoints/last": "folder",
+               "checkpoints/best": "folder", "logs/kspec.log": "file"}
 
 
 def check_entries(path: str) -> None:

@@ -7,7 +7,7 @@ import sys
 
 
 def cmd_data(args) -> int:
-    from builder.errors import EXIT_BAD_INPUT
+    from builder.errors import EXIT_BAD_INPUT, printable
 
     from .data.annotations import detect, read_annotated
     from .data.report import describe, table
@@ -28,16 +28,16 @@ def cmd_data(args) -> int:
     try:
         if detect(path):
             d = describe(read_annotated(path), args.grid)
-            text = table(d)
+            text = table(printable(d))
         else:
             from .data.folder import load_folder
             from .data.report import describe_folder, folder_table
             d = describe_folder(path, load_folder(path))
-            text = folder_table(d)
+            text = folder_table(printable(d))
     except DataError as exc:
-        print(str(exc), file=sys.stderr)
+        print(str(exc), file=sys.stderr)  # DataError escapes what it quotes
         return EXIT_BAD_INPUT
-    print(json.dumps(d, indent=1) if args.json else text)
+    print(json.dumps(d, indent=1) if args.json else text)  # the table's values are escaped
     return 0
 
 

@@ -6,6 +6,7 @@ labels, and a caption.
 """
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -54,11 +55,14 @@ def caption(pic: Image.Image, lines: list) -> None:
 
 def draw_predictions(task, images, decoded, names, folder: str, class_names=()) -> list:
     """One PNG per input in `folder`, drawn by the task; returns the paths written."""
-    os.makedirs(folder, exist_ok=True)
+    from builder.untrusted import output_folder, replace_file
+    output_folder(folder, "--draw")
     written = []
     for i, (image, item, name) in enumerate(zip(images, decoded, names)):
         stem = os.path.splitext(os.path.basename(name.split("[")[0]))[0] or "input"
         path = os.path.join(folder, f"{i:03d}_{stem}.png")
-        task.draw(image, item, class_names).save(path)
+        png = io.BytesIO()
+        task.draw(image, item, class_names).save(png, format="PNG")
+        replace_file(path, png.getvalue())
         written.append(path)
     return written

@@ -47,9 +47,12 @@ def cmd_predict(args) -> int:
     from tasks import make_task
     from tasks.data.pipeline import normalize
     from rundir.loader import RunError, load_run
+    from builder.untrusted import output_folder
     try:
         run = load_run(args.run_dir, plugins=args.plugin)
         names, raw = read_inputs(args.inputs, run.spec.input)
+        if args.draw:  # checked before anything is computed or written
+            output_folder(args.draw, "--draw")
     except (RunError, ValueError) as exc:
         print(f"kspec predict: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -57,6 +60,12 @@ def cmd_predict(args) -> int:
     x = normalize(raw, run.spec.input) if len(run.spec.input["shape"]) == 3 else raw
     outputs = run.model.predict(x, verbose=0, batch_size=64)
     decoded = task.decode(outputs, tuple(run.info.get("class_names", ())))
+    if any("mask" in item for item in decoded):
+        try:  # before the first line is printed
+            output_folder(args.masks, "--masks")
+        except ValueError as exc:
+            print(f"kspec predict: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     for i, (name, item) in enumerate(zip(names, decoded)):
         if "mask" in item:  # a whole mask is no line to read: it goes to a PNG file
             item = {**item, "mask": _write_mask(item["mask"], args.masks, i, name)}
@@ -71,11 +80,16 @@ def cmd_predict(args) -> int:
 
 def _write_mask(mask, folder: str, index: int, name: str) -> str:
     """Class ids as the pixel values of a PNG (0 = background); returns its path."""
+    import io
+
     from PIL import Image
-    os.makedirs(folder, exist_ok=True)
+
+    from builder.untrusted import replace_file
     stem = os.path.splitext(os.path.basename(name.split("[")[0]))[0] or "input"
     path = os.path.join(folder, f"{index:03d}_{stem}_mask.png")
-    Image.fromarray(np.asarray(mask, np.uint8)).save(path)
+    png = io.BytesIO()
+    Image.fromarray(np.asarray(mask, np.uint8)).save(png, format="PNG")
+    replace_file(path, png.getvalue())
     return path
 
 
@@ -114,10 +128,11 @@ _batch_size.__name__ = "batch size (an integer from 1 to 65,536)"
 
 
 def add_commands(sub, common) -> None:
+    from builder.untrusted import data_dir_option
     p = sub.add_parser("evaluate", parents=[common], help="metrics of a run's best weights on its test split")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--data", default=None, help="another dataset (default: the run's)")
-    p.add_argument("--data-dir", default=None)
+    p.add_argument("--data-dir", default=None, type=data_dir_option)
     p.add_argument("--split", default=None, help="default: test (or validation)")
     p.add_argument("--batch-size", type=_batch_size, default=64, help="1 to 65,536")
     p.add_argument("--json", action="store_true", help="one JSON line instead of a table")

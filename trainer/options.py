@@ -5,6 +5,8 @@ import argparse
 import json
 import os
 
+from builder.untrusted import data_dir_option
+
 EXIT_PREEMPTED = 75  # SIGTERM: state saved; run the same command again to resume
 
 
@@ -54,7 +56,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="the model spec (YAML)")
     p.add_argument("--data", default="shapes",
                    help="shapes (built-in, default), shapes/multi, xor, a TFDS name, or a folder")
-    p.add_argument("--data-dir", default=None, help="TFDS data directory (prepared datasets)")
+    p.add_argument("--data-dir", default=None, type=data_dir_option,
+                   help="TFDS data directory (prepared datasets)")
     p.add_argument("--epochs", type=int, default=None, help="overrides train.epochs")
     p.add_argument("--batch-size", type=int, default=None, help="global batch; train.batch_size")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="cap steps in an epoch")

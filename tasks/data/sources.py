@@ -19,7 +19,14 @@ SPLITS = ("train", "validation", "test")
 
 
 class DataError(Exception):
-    """Bad or unavailable data; the message names the dataset, split and field."""
+    """Bad or unavailable data; the message names the dataset, split and field.
+
+    Its text quotes names from the data (files, classes), so what it shows a terminal is
+    escaped: an escape sequence in a file name never acts on the screen."""
+
+    def __str__(self) -> str:
+        from builder.errors import printable
+        return printable(super().__str__(), keep="\n")
 
 
 @dataclass
@@ -32,6 +39,12 @@ class Source:
     sizes: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)  # what was skipped or converted while reading
     records: dict | None = None  # split -> annotation records (COCO, VOC, YOLO folders)
+
+    def __post_init__(self):
+        # Class names come from folder names and annotation files: kept printable, so no
+        # name can act on a terminal or forge a line wherever it is shown or written.
+        from builder.errors import printable
+        self.class_names = tuple(printable(list(self.class_names)))
 
     @property
     def num_classes(self) -> int:

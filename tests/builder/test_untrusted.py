@@ -100,3 +100,40 @@ def test_paths_stay_inside_their_root_after_symlinks(tmp_path):
     assert _error(contained, str(root), "a\0b") == "'a\\x00b' is not a file name"
     assert not inside(str(tmp_path / "datax"), [str(root)])  # a sibling sharing a prefix
     assert contained(str(root), "/x/y", roots=[str(root), "/x"]) == "/x/y"
+
+
+def test_an_output_folder_is_made_or_refused(tmp_path):
+    from builder.untrusted import output_folder
+    assert output_folder(str(tmp_path / "a" / "b"), "--draw") == str(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "f").write_text("mine")
+    assert _error(output_folder, str(tmp_path / "f"), "--draw") == (
+        f"--draw {tmp_path / 'f'} is a file, not a folder; name a folder for the files")
+    assert _error(output_folder, "/", "--masks") == ("--masks / is the file-system root; "
+                                                     "name a folder for the files")
+    assert (tmp_path / "f").read_text() == "mine"
+
+
+def test_a_file_written_where_a_link_stands_replaces_the_link_not_its_target(tmp_path):
+    from builder.untrusted import replace_file
+    target = tmp_path / "users_file.txt"
+    target.write_text("precious")
+    (tmp_path / "out").mkdir()
+    os.symlink(target, tmp_path / "out" / "000_a.png")
+    replace_file(str(tmp_path / "out" / "000_a.png"), b"\x89PNG...")
+    assert target.read_text() == "precious"
+    assert not os.path.islink(tmp_path / "out" / "000_a.png")
+    assert (tmp_path / "out" / "000_a.png").read_bytes() == b"\x89PNG..."
+    assert os.listdir(tmp_path / "out") == ["000_a.png"]  # no temporary left
+
+
+def test_the_data_dir_option_refuses_a_file(tmp_path):
+    import argparse
+
+    from builder.untrusted import data_dir_option
+    (tmp_path / "afile").write_text("x")
+    os.mkfifo(tmp_path / "fifo")
+    for path in (tmp_path / "afile", tmp_path / "fifo"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is a file, not a folder"):
+            data_dir_option(str(path))
+    assert data_dir_option(str(tmp_path / "new")) == str(tmp_path / "new")

@@ -248,3 +248,57 @@ def test_fuzzed_run_json_is_read_or_refused(tmp_path, document, garble):
         if "seed" in info:
             assert type(info["seed"]) is int
     check_entries(str(tmp_path))
+
+
+@pytest.mark.parametrize("entry, make, said", [
+    ("checkpoints/last", "link", "checkpoints/last is a link"),
+    ("logs/kspec.log", "link", "logs/kspec.log is a link"),
+    ("logs/kspec.log", "fifo", "logs/kspec.log is not a regular file"),
+    ("checkpoints/last", "file", "checkpoints/last is not a regular file; kspec keeps a folder"),
+    ("exports", "file", "exports is not a regular file; kspec keeps a folder"),
+])
+def test_entries_inside_a_run_directory_are_checked_too(handed, tmp_path, capsys, entry, make,
+                                                        said):
+    """One level down as at the top: a linked `checkpoints/last` would have its files
+    pruned and written elsewhere, a FIFO log would hang the command at its end."""
+    outside = tmp_path / "users_folder"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("mine\n")
+    path = handed / entry
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    {"link": lambda: os.symlink(outside, path), "fifo": lambda: os.mkfifo(path),
+     "file": lambda: path.write_text("x")}[make]()
+    spec = tmp_path / "t.yaml"
+    spec.write_text(SPEC)
+    for argv in (["train", str(spec), "--data", "xor", "--out", str(handed), "--no-xla",
+                  "--epochs", "3"], ["evaluate", str(handed)]):
+        code, out, err = _kspec(capsys, *argv)
+        assert code == 2 and said in err, (argv[0], err)
+    assert [p.name for p in outside.iterdir()] == ["notes.txt"]
+
+
+def test_predict_output_folders_are_checked_before_anything_runs(handed, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.zeros((1, 2), np.float32))
+    (tmp_path / "notadir.txt").write_text("mine\n")
+    for folder, said in ((tmp_path / "notadir.txt", "is a file, not a folder"),
+                         (tmp_path / "notadir.txt" / "sub", "cannot make that folder"),
+                         ("/", "is the file-system root")):
+        code, out, err = _kspec(capsys, "predict", str(handed), str(tmp_path / "x.npy"),
+                                "--draw", str(folder))
+        assert code == 2 and f"--draw {folder}" in err and said in err, err
+        assert out == ""
+    assert (tmp_path / "notadir.txt").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("name", ["a b", "café", "x:y", "-x", "\U0001F600" * 50])
+def test_any_name_a_spec_accepts_trains(tmp_path, capsys, name):
+    """A spec's name is also the Keras model's name, which TensorFlow takes as a name
+    scope: one that `kspec check` accepts must train."""
+    spec = tmp_path / "t.yaml"
+    spec.write_text(SPEC.replace("name: tiny", f"name: {json.dumps(name, ensure_ascii=False)}"))
+    code, out, err = _kspec(capsys, "train", str(spec), "--data", "xor", "--out",
+                            str(tmp_path / "run"), "--no-xla", "--quiet")
+    assert code == 0, err

@@ -151,3 +151,25 @@ def test_screened_coco_with_one_problem_in_many_is_a_note(tmp_path):
     ann = screened(read_annotated(str(root)))
     assert ann.notes[0].startswith("skipped 1 of 112 examples with problems: /etc/hostname: "
                                    "resolves to /etc/hostname, outside the dataset folder")
+
+
+def test_names_from_the_data_never_act_on_a_terminal(tmp_path, capsys):
+    """Class folders named with a terminal escape and a newline: `kspec data` shows them
+    escaped (one line each, no live escape), and so does a problem naming such a file."""
+    import argparse
+
+    from tasks.data_command import cmd_data
+    root = tmp_path / "cls"
+    for name in ("cat\x1b[31mRED\x1b]0;pwned\x07", "dog\nfake line: OK", "ok"):
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (8, 8), (i * 40, 0, 0)).save(root / name / f"{i}.png")
+    assert cmd_data(argparse.Namespace(path=str(root), json=False, grid=8)) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "fake line" not in out.split("\n")[0]
+    assert "cat\\x1b[31mRED\\x1b]0;pwned\\x07" in out and "dog\\nfake line: OK" in out
+    (root / "ok" / "bad\x1b[31mEVIL\nnext.png").write_bytes(b"II*\0junk")
+    (root / "ok" / "worse\x1b[2J.png").write_bytes(b"II*\0junk")
+    with pytest.raises(DataError) as refusal:
+        load_source(str(root))
+    assert "\x1b" not in str(refusal.value)
