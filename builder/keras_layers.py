@@ -131,6 +131,14 @@ class PresetNormalization(keras.layers.Normalization):
             ops.broadcast_to(ops.array(self.preset_variance), (channels,)))
         self.finalize_state()
 
+    def call(self, inputs):
+        # From the arrays at every call: Keras's layer reads a copy made when the weights
+        # were last loaded from a file, so `set_weights` (kspec's `init:`) would not reach it.
+        x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
+        mean = ops.reshape(ops.cast(self.adapt_mean, x.dtype), self._broadcast_shape)
+        variance = ops.reshape(ops.cast(self.adapt_variance, x.dtype), self._broadcast_shape)
+        return (x - mean) / ops.maximum(ops.sqrt(variance), keras.config.epsilon())
+
     def get_config(self):
         return {**super().get_config(), "preset_mean": self.preset_mean,
                 "preset_variance": self.preset_variance}

@@ -74,6 +74,9 @@ def _check_args(name: str, given) -> dict:
             hint = _did_you_mean(key, signature) if signature else f"{name} takes no arguments"
             raise ArgTypeError(f"unknown argument {key!r} for initializer {name}; {hint}")
         _, ok, wants = signature[key]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ArgTypeError(f"{name}.{key} must be {wants}, received {value}: NaN and "
+                               "infinity are not values a spec can hold")
         if not ok(value):
             raise ArgTypeError(f"{name}.{key} must be {wants}, received {value!r}")
         out[key] = float(value) if _number(value) else value
