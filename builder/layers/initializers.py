@@ -104,8 +104,17 @@ def _initializer(v):
                        + type_name(v))
 
 
+def _signature_text(name: str) -> str:
+    """`random_normal {mean: 0.0, stddev: 0.05}`: the name with its arguments' defaults."""
+    args = SIGNATURES[name]
+    if not args:
+        return name
+    return name + " {" + ", ".join(f"{k}: {d}" for k, (d, _, _) in args.items()) + "}"
+
+
 INITIALIZER = ArgType(
-    "initializer", "an initializer name (" + ", ".join(SIGNATURES) + ") or {name: {arguments}}",
+    "initializer", "an initializer name, or {name: {arguments}} (defaults shown): "
+    + ", ".join(_signature_text(n) for n in SIGNATURES),
     _initializer,
     {"oneOf": [{"enum": list(SIGNATURES)},
                {"type": "object", "minProperties": 1, "maxProperties": 1,

@@ -44,9 +44,16 @@ def _global_infer(a, shapes):
 # keepdims gives [1, 1, c], ready to multiply with [h, w, c] (squeeze-and-excitation).
 # Heads add these layers with no arguments, hence a.get().
 _GLOBAL_ARGS = (Arg("keepdims", BOOL, False, "keep height and width as 1: output [1, 1, c]"),)
-register_layer(LayerType(
-    "globalavgpool", "mean over height and width", _GLOBAL_ARGS, _global_infer,
-    lambda a, name: keras().layers.GlobalAveragePooling2D(keepdims=a.get("keepdims", False), name=name)))
-register_layer(LayerType(
-    "globalmaxpool", "max over height and width", _GLOBAL_ARGS, _global_infer,
-    lambda a, name: keras().layers.GlobalMaxPooling2D(keepdims=a.get("keepdims", False), name=name)))
+
+
+def _global(cls_name):
+    def build(a, name):
+        cls = getattr(keras().layers, cls_name)
+        return cls(keepdims=a.get("keepdims", False), name=name)
+    return build
+
+
+register_layer(LayerType("globalavgpool", "mean over height and width", _GLOBAL_ARGS,
+                         _global_infer, _global("GlobalAveragePooling2D")))
+register_layer(LayerType("globalmaxpool", "max over height and width", _GLOBAL_ARGS,
+                         _global_infer, _global("GlobalMaxPooling2D")))
