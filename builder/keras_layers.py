@@ -108,8 +108,11 @@ class DropPath(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kspec")
-class PresetNormalization(keras.layers.Normalization):
+class Normalization(keras.layers.Normalization):
     """keras.layers.Normalization with its mean and variance held as weights, set from values.
+
+    Named as Keras's layer (registered as kspec>Normalization) because `init:` pairs
+    layers of one class name by position: EfficientNet's Normalization finds this one.
 
     Given `mean=`, Keras's own layer keeps them as constants and has no arrays; built
     without them (as keras.applications EfficientNet builds it) it has three: mean,

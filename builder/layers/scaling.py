@@ -52,8 +52,8 @@ def _normalization_infer(a, shapes):
 
 
 def _normalization_build(a, name):
-    from ..keras_layers import PresetNormalization
-    return PresetNormalization(preset_mean=a["mean"], preset_variance=a["variance"], name=name)
+    from ..keras_layers import Normalization
+    return Normalization(preset_mean=a["mean"], preset_variance=a["variance"], name=name)
 
 
 # Its arrays are keras.layers.Normalization(axis=-1)'s, built without values (mean,

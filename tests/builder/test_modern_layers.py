@@ -359,3 +359,35 @@ def test_the_schema_knows_initializers_with_arguments_and_the_new_layers():
     bad = yaml.safe_load("name: t\ninput: {shape: [4, 4, 3]}\nlayers:\n"
                          "  - conv: {filters: 4, kernel_init: {trunc_normal: {}}}\n")
     assert list(validator.iter_errors(bad))
+
+
+def test_init_pairs_them_with_the_keras_applications_layers_by_class_name():
+    """`init:` pairs layers of one class name by position, so the names must agree."""
+    import keras
+    from keras.src.applications.convnext import LayerScale
+
+    from trainer.pretrained import snake
+    _, _, normalization = model_of("normalization")
+    _, _, layer_scale = model_of("layer_scale")
+    assert snake(type(normalization).__name__) == snake(keras.layers.Normalization.__name__)
+    assert snake(type(layer_scale).__name__) == snake(LayerScale.__name__) == "layer_scale"
+
+
+def test_a_fresh_process_reads_a_saved_convnext_block_for_init(tmp_path):
+    """A new process (a trainer given `init: x.keras`) has no kspec layer registered yet."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    spec = spec_of("  - convnext\n  - normalization: {mean: 0.5}\n", shape="[8, 8, 16]",
+                   extra=CONVNEXT)
+    build_model(spec).save(tmp_path / "c.keras")
+    code = ("import sys; from trainer.pretrained import read_source; "
+            "print([(s.name, s.kind, [a.shape for a in s.arrays]) "
+            "for s in read_source(sys.argv[1])][-2:])")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "c.keras")],
+                          cwd=Path(__file__).parents[2], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == (
+        "[('convnext0.residual0.body.layer_scale4', 'layer_scale', [(16,)]), "
+        "('normalization1', 'normalization', [(16,), (16,), ()])]")
