@@ -98,6 +98,15 @@ def _float(v):
     return float(v) if _is_number(v) else _BAD
 
 
+def _pos_float(v):
+    return float(v) if _is_number(v) and v > 0 else _BAD
+
+
+def _nonneg_floats(v):
+    out = _floats(v)
+    return out if out is _BAD or min(out) >= 0 else _BAD
+
+
 def _rate(v):
     return float(v) if _is_number(v) and 0 <= v < 1 else _BAD
 
@@ -162,6 +171,8 @@ INT = ArgType("int", "an integer", _int, {"type": "integer"})
 POS_INT = ArgType("positive int", "a positive integer", _pos_int, {"type": "integer", "minimum": 1})
 NONNEG_INT = ArgType("int >= 0", "an integer >= 0", _nonneg_int, {"type": "integer", "minimum": 0})
 FLOAT = ArgType("float", "a number", _float, {"type": "number"})
+POS_FLOAT = ArgType("float > 0", "a number > 0", _pos_float,
+                    {"type": "number", "exclusiveMinimum": 0})
 RATE = ArgType("rate", "a number in [0, 1)", _rate, {"type": "number", "minimum": 0, "exclusiveMaximum": 1})
 BOOL = ArgType("bool", "true or false", _bool, {"type": "boolean"})
 STR = ArgType("str", "a non-empty string", _str, {"type": "string", "minLength": 1})
@@ -180,6 +191,12 @@ INDICES = ArgType("[int >= 0, ...]", "a non-empty list of integers >= 0", _indic
 FLOATS = ArgType("number or [numbers]", "a number or a list of numbers", _floats,
                  {"oneOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]})
 
+NONNEG_FLOATS = ArgType("number >= 0 or [numbers >= 0]", "a number >= 0 or a list of them",
+                        _nonneg_floats,
+                        {"oneOf": [{"type": "number", "minimum": 0},
+                                   {"type": "array", "items": {"type": "number", "minimum": 0},
+                                    "minItems": 1}]})
+
 
 def enum(*choices: str, describe: str | None = None) -> ArgType:
     return ArgType("one of " + "|".join(choices), describe or "one of " + ", ".join(choices),
@@ -187,12 +204,8 @@ def enum(*choices: str, describe: str | None = None) -> ArgType:
 
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "sigmoid", "softmax", "tanh", "relu6", "elu",
-               "gelu", "swish")
+               "gelu", "swish", "hard_swish", "hard_sigmoid")
 ACTIVATION = enum(*ACTIVATIONS)
-# Xavier is Glorot's other name; both spellings are accepted and mean the same.
-INITIALIZERS = ("glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal", "he_normal",
-                "he_uniform", "lecun_normal", "lecun_uniform", "zeros", "ones", "random_normal")
-INITIALIZER = enum(*INITIALIZERS)
 PADDING = enum("valid", "same")
 
 def _scalar(v):

@@ -72,7 +72,7 @@ def read_source(source: str) -> list[SourceLayer]:
 def _from_keras(path: str, source: str) -> list[SourceLayer]:
     import keras
 
-    import builder  # noqa: F401  kspec's own layers register on import
+    import builder.keras_layers  # noqa: F401  kspec's own layers register on import
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # a damaged or foreign file: many kinds of error

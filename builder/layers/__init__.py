@@ -1,2 +1,2 @@
 """Built-in layer types; importing this package registers them."""
-from . import conv, core, merge, norm, pool  # noqa: F401
+from . import conv, core, merge, norm, pool, scaling  # noqa: F401

@@ -1,8 +1,9 @@
 """Pieces shared by the layer definitions: weight arguments, shape helpers, Keras access."""
 from __future__ import annotations
 
-from ..argtypes import ACTIVATION, BOOL, FLOAT, INITIALIZER, Arg
+from ..argtypes import ACTIVATION, BOOL, FLOAT, Arg
 from ..registry import ShapeMismatch
+from .initializers import INITIALIZER, keras_initializer
 
 WEIGHT_ARGS = (
     Arg("activation", ACTIVATION, "linear", "activation applied to the output"),
@@ -12,9 +13,6 @@ WEIGHT_ARGS = (
     Arg("l1", FLOAT, 0.0, "L1 regularization factor on the weights"),
     Arg("l2", FLOAT, 0.0, "L2 regularization factor on the weights"),
 )
-
-_KERAS_INIT = {"xavier_uniform": "glorot_uniform", "xavier_normal": "glorot_normal"}
-
 
 def keras():
     """Keras, imported only when a model is built (validation never needs it)."""
@@ -32,13 +30,14 @@ def weight_kwargs(args: dict) -> dict:
     return {
         "activation": None if act == "linear" else activation_fn(act),
         "use_bias": args["use_bias"],
-        "kernel_initializer": _KERAS_INIT.get(args["kernel_init"], args["kernel_init"]),
-        "bias_initializer": _KERAS_INIT.get(args["bias_init"], args["bias_init"]),
+        "kernel_initializer": keras_initializer(args["kernel_init"]),
+        "bias_initializer": keras_initializer(args["bias_init"]),
         "kernel_regularizer": reg,
     }
 
 
 def activation_fn(name: str):
+    """The Keras name; hard_sigmoid is relu6(x + 3) / 6, MobileNetV3's own definition."""
     return "silu" if name == "swish" else name
 
 

@@ -1,4 +1,4 @@
-"""Dense, flatten, reshape, channel selection, dropout and the activation layers."""
+"""Dense, flatten, reshape, channel selection, dropout, drop path and the activation layers."""
 from __future__ import annotations
 
 from ..argtypes import ACTIVATIONS, FLOAT, INDICES, POS_INT, RATE, SHAPE, Arg
@@ -76,6 +76,18 @@ register_layer(LayerType(
     (Arg("rate", RATE, doc="fraction to drop"),),
     lambda a, shapes: Inferred(shapes[0]),
     lambda a, name: keras().layers.Dropout(a["rate"], name=name), primary="rate"))
+
+
+def _drop_path_build(a, name):
+    from ..keras_layers import DropPath
+    return DropPath(a["rate"], name=name)
+
+
+# Stochastic depth, on a residual branch before its add (EfficientNet, ConvNeXt).
+register_layer(LayerType(
+    "drop_path", "while training, zeroes whole samples with probability rate (stochastic depth)",
+    (Arg("rate", RATE, doc="probability of dropping a sample's branch"),),
+    lambda a, shapes: Inferred(shapes[0]), _drop_path_build, primary="rate"))
 
 
 def _activation_layer(act: str, doc: str):

@@ -1,7 +1,7 @@
-"""Batch normalization and local response normalization."""
+"""Batch, layer and local response normalization, and ConvNeXt's layer scale."""
 from __future__ import annotations
 
-from ..argtypes import BOOL, FLOAT, POS_INT, Arg
+from ..argtypes import BOOL, FLOAT, POS_FLOAT, POS_INT, Arg
 from ..registry import Inferred, LayerType, ShapeMismatch, register_layer
 from ._common import keras
 
@@ -41,3 +41,41 @@ register_layer(LayerType(
      Arg("alpha", FLOAT, 1e-4, "scale of the sum of squares"),
      Arg("beta", FLOAT, 0.75, "exponent")),
     lambda a, shapes: Inferred(shapes[0]), _lrn_build))
+
+
+def _ln_infer(a, shapes):
+    (s,) = shapes
+    c = s[-1]
+    if c is None:
+        raise ShapeMismatch("layernorm needs a known last dimension")
+    weights = c * (int(a["scale"]) + int(a["center"]))
+    return Inferred(s, weights, weights)
+
+
+# Arrays as keras.layers.LayerNormalization: gamma, then beta (each of the channel count).
+register_layer(LayerType(
+    "layernorm", "layer normalization over the last axis (ConvNeXt, transformers)",
+    (Arg("epsilon", POS_FLOAT, 1e-3, "added to the variance (ConvNeXt: 1e-6)"),
+     Arg("scale", BOOL, True, "learn a scale (gamma)"),
+     Arg("center", BOOL, True, "learn an offset (beta)")),
+    _ln_infer,
+    lambda a, name: keras().layers.LayerNormalization(
+        axis=-1, epsilon=a["epsilon"], scale=a["scale"], center=a["center"], name=name)))
+
+
+def _scale_infer(a, shapes):
+    (s,) = shapes
+    if s[-1] is None:
+        raise ShapeMismatch("layer_scale needs a known last dimension")
+    return Inferred(s, s[-1], s[-1])
+
+
+def _scale_build(a, name):
+    from ..keras_layers import LayerScale
+    return LayerScale(init_value=a["init_value"], name=name)
+
+
+register_layer(LayerType(
+    "layer_scale", "x * gamma, one learned factor per channel (ConvNeXt's layer scale)",
+    (Arg("init_value", FLOAT, 1e-6, "the starting value of every factor"),),
+    _scale_infer, _scale_build, primary="init_value"))

@@ -1,7 +1,7 @@
 """Max, average and global pooling."""
 from __future__ import annotations
 
-from ..argtypes import PADDING, PAIR, Arg
+from ..argtypes import BOOL, PADDING, PAIR, Arg
 from ..registry import Inferred, LayerType, register_layer
 from ._common import keras, rank, window_out
 
@@ -38,10 +38,22 @@ register_layer(LayerType("avgpool", "2-D average pooling", _POOL_ARGS, _pool_inf
 def _global_infer(a, shapes):
     (s,) = shapes
     rank(s, 3, "global pooling")
-    return Inferred((s[2],))
+    return Inferred((1, 1, s[2]) if a.get("keepdims") else (s[2],))
 
 
-register_layer(LayerType("globalavgpool", "mean over height and width", (), _global_infer,
-                         lambda a, name: keras().layers.GlobalAveragePooling2D(name=name)))
-register_layer(LayerType("globalmaxpool", "max over height and width", (), _global_infer,
-                         lambda a, name: keras().layers.GlobalMaxPooling2D(name=name)))
+# keepdims gives [1, 1, c], ready to multiply with [h, w, c] (squeeze-and-excitation).
+# Heads add these layers with no arguments, hence a.get().
+_GLOBAL_ARGS = (Arg("keepdims", BOOL, False, "keep height and width as 1: output [1, 1, c]"),)
+
+
+def _global(cls_name):
+    def build(a, name):
+        cls = getattr(keras().layers, cls_name)
+        return cls(keepdims=a.get("keepdims", False), name=name)
+    return build
+
+
+register_layer(LayerType("globalavgpool", "mean over height and width", _GLOBAL_ARGS,
+                         _global_infer, _global("GlobalAveragePooling2D")))
+register_layer(LayerType("globalmaxpool", "max over height and width", _GLOBAL_ARGS,
+                         _global_infer, _global("GlobalMaxPooling2D")))

@@ -36,8 +36,15 @@ CASES = {
     "identity": ("[6]", "identity"),
     "concat": ("[4, 4, 3]", "concat: {from: [input, input]}"),
     "add": ("[4, 4, 3]", "add: {from: [input, input]}"),
+    "multiply": ("[4, 4, 3]", "multiply: {from: [input, input]}"),
+    "layernorm": ("[4, 4, 3]", "layernorm: {epsilon: 1.0e-6}"),
+    "layer_scale": ("[4, 4, 3]", "layer_scale: 0.5"),
+    "drop_path": ("[4, 4, 3]", "drop_path: 0.2"),
+    "rescaling": ("[4, 4, 3]", "rescaling: {scale: [0.5, 2, 1], offset: -1}"),
+    "normalization": ("[4, 4, 3]", "normalization: {mean: [0.4, 0.5, 0.6], variance: 0.25}"),
 }
-SIMPLE_ACTIVATIONS = ("relu", "sigmoid", "tanh", "relu6", "elu", "gelu", "swish")
+SIMPLE_ACTIVATIONS = ("relu", "sigmoid", "tanh", "relu6", "elu", "gelu", "swish", "hard_swish",
+                      "hard_sigmoid")
 
 
 def case(name):
