@@ -110,13 +110,14 @@ def _bounded_float(text: str):
     return value
 
 
-def parse_json(text: str, path: str):
-    """Strict JSON: no NaN/Infinity, numbers of at most 40 digits; errors are
-    `path:line:col: reason`. Nesting is bounded by the parser's recursion guard (a
+def parse_json(text: str, path: str, constants: bool = False):
+    """Strict JSON: no NaN/Infinity (unless `constants`: a file of kspec's own that
+    Python's json wrote, whose metrics may be NaN), numbers of at most 40 digits; errors
+    are `path:line:col: reason`. Nesting is bounded by the parser's recursion guard (a
     RecursionError at about a thousand levels, caught here)."""
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_int=_bounded_int,
-                          parse_float=_bounded_float)
+        return json.loads(text, parse_constant=float if constants else _reject_constant,
+                          parse_int=_bounded_int, parse_float=_bounded_float)
     except json.JSONDecodeError as exc:
         raise UntrustedFileError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON "
                                  f"({exc.msg})") from None

@@ -140,7 +140,7 @@ def read_metrics(path: str) -> tuple[list, list]:
         if not line.strip():
             continue
         try:
-            row = parse_json(line.decode("utf-8"), file)
+            row = parse_json(line.decode("utf-8"), file, constants=True)
             problem = _row_problem(row)
         except (UnicodeDecodeError, ValueError):
             problem = "torn or garbled"

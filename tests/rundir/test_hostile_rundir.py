@@ -176,9 +176,9 @@ def test_a_huge_sparse_metrics_file_is_refused_unread(tmp_path):
 def test_metrics_rows_that_are_not_ours_are_dropped_with_a_note(tmp_path):
     (tmp_path / "metrics.jsonl").write_text(
         '{"epoch": 1, "loss": 0.5}\n{"loss": 2}\n{"epoch": "2"}\n[1]\n{"epoch": 1e999}\n'
-        '{"epoch": 2, "loss": 0.4}\n{"epo')
+        '{"epoch": 2, "loss": 0.4}\n{"epoch": 3, "val_map": NaN}\n{"epo')
     rows, notes = read_metrics(str(tmp_path))
-    assert [r["epoch"] for r in rows] == [1, 2]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]  # NaN, as Python's json writes it, stays
     assert [n.split(": ", 1)[1] for n in notes] == [
         "a line that is not a metrics row was dropped (its epoch is None, not a whole number "
         ">= 1)",
