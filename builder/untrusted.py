@@ -30,7 +30,12 @@ def _size_text(n: int) -> str:
 
 
 def read_bytes(path: str, limit: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most `limit` bytes.
+    """The bytes of a regular file of at most `limit` bytes (see `chunks`)."""
+    return b"".join(chunks(path, limit, what))
+
+
+def chunks(path: str, limit: int, what: str = "file", size: int = 4 * MB):
+    """The bytes of a regular file of at most `limit` bytes, in pieces of `size`.
 
     Opened non-blocking, so a FIFO named as a spec fails at once instead of waiting for
     a writer; the size is checked on the open descriptor (no race with a swap), and at
@@ -54,18 +59,16 @@ def read_bytes(path: str, limit: int, what: str = "file") -> bytes:
         if st.st_size > limit:
             raise UntrustedFileError(f"{path}: the {what} is {_size_text(st.st_size)}, over "
                                      f"the {_size_text(limit)} kspec reads for it")
-        chunks, left = [], limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 4 * MB))
+        left = limit + 1
+        while True:
+            chunk = os.read(fd, min(left, size))
             if not chunk:
-                break
-            chunks.append(chunk)
+                return
             left -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > limit:
-            raise UntrustedFileError(f"{path}: the {what} grew past the "
-                                     f"{_size_text(limit)} kspec reads for it")
-        return data
+            if left <= 0:
+                raise UntrustedFileError(f"{path}: the {what} grew past the "
+                                         f"{_size_text(limit)} kspec reads for it")
+            yield chunk
     except OSError as exc:
         raise UntrustedFileError(f"{path}: cannot read the {what} ({exc.strerror})") from None
     finally:

@@ -21,11 +21,10 @@ import math
 import os
 import posixpath
 import shutil
-import stat
 import tempfile
 import zipfile
 
-from builder.untrusted import MB, UntrustedFileError
+from builder.untrusted import MB, UntrustedFileError, chunks
 
 GB = 1 << 30
 MAX_FILE_BYTES = 8 * GB  # the largest keras.applications file is about 1.4 GB
@@ -80,38 +79,17 @@ def checked_copy(path: str, what: str = "weights file"):
 
 
 def _copy_regular_file(path: str, dest: str, what: str) -> None:
-    """Copies at most MAX_FILE_BYTES of a regular file, opened without blocking (a FIFO
-    fails at once) and sized on the open descriptor."""
+    """Copies at most MAX_FILE_BYTES of a regular file, read as every untrusted file is
+    (`builder.untrusted.chunks`: no FIFO waited on, the size checked on the descriptor)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except IsADirectoryError:
-        raise WeightsFileError(path, f"is a folder; expected a {what}") from None
-    except OSError as exc:
-        raise WeightsFileError(path, f"cannot open the {what} ({exc.strerror})") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a folder" if stat.S_ISDIR(st.st_mode) else \
-                "not a regular file (a pipe, socket or device)"
-            raise WeightsFileError(path, f"is {kind}; expected a {what}")
-        if st.st_size > MAX_FILE_BYTES:
-            raise WeightsFileError(path, f"the {what} is {size_text(st.st_size)}, over the "
-                                   f"{size_text(MAX_FILE_BYTES)} kspec reads")
         with open(dest, "xb") as out:
-            left = MAX_FILE_BYTES + 1
-            while left > 0:
-                chunk = os.read(fd, min(left, 16 * MB))
-                if not chunk:
-                    break
+            for chunk in chunks(path, MAX_FILE_BYTES, what, 16 * MB):
                 out.write(chunk)
-                left -= len(chunk)
-        if left <= 0:
-            raise WeightsFileError(path, f"the {what} grew past the "
-                                   f"{size_text(MAX_FILE_BYTES)} kspec reads")
-    except OSError as exc:
-        raise WeightsFileError(path, f"cannot read the {what} ({exc.strerror})") from None
-    finally:
-        os.close(fd)
+    except WeightsFileError:
+        raise
+    except UntrustedFileError as exc:
+        reason = str(exc)[len(path) + 2:] if str(exc).startswith(f"{path}: ") else str(exc)
+        raise WeightsFileError(path, reason) from None
 
 
 # -- HDF5 ---------------------------------------------------------------------------------
