@@ -50,20 +50,23 @@ class _Composer(yaml.SafeLoader):
 
 def load(text: str, path: str) -> tuple[object, dict]:
     """(the document, {value path: "path:line:col"}); DataError naming the place."""
-    loader = _Composer(text)
-    loader.name = path
+    loader = None
     try:
+        loader = _Composer(text)  # its reader refuses control characters (NUL) at once
+        loader.name = path
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise DataError(f"{path}{at}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise DataError(f"{path}: not valid YAML: {exc}") from None
+        # A reader's error (a NUL, a control character) says where on a second line.
+        raise DataError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise DataError(f"{path}: not valid YAML (nested too deeply)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     marks: dict = {}
     return (_value(node, path, "", marks) if node is not None else None), marks
 

@@ -199,6 +199,9 @@ def test_yolo_data_yaml_alias_bomb_and_types_are_exit_2(tmp_path, truth):
     assert refused(root) == f"{path}:2:1: duplicate key 'names'; keep one"
     path.write_text("names: " + "[" * 100_000)
     assert refused(root) == f"{path}:1:23: nested deeper than 16 levels"
+    path.write_text("names: [a\x00]\ntrain: images/train\n")  # found by the fuzz suite
+    assert refused(root) == (f"{path}: not valid YAML: unacceptable character #x0000: special "
+                             'characters are not allowed in "<unicode string>", position 9')
 
 
 @pytest.mark.parametrize("line, words", [
